@@ -1,0 +1,44 @@
+# proseflow — `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SOURCE ?= seeds/
+OUTPUT ?= outputs/
+PORT   ?= 4200
+
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT := false
+
+.PHONY: help install run test lint server bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv with proseflow and its dev tools
+
+run: $(STAMP)  ## run the pipeline on seeds/ into outputs/ (embedded Prefect API)
+	$(BIN)/proseflow run $(SOURCE) --output $(OUTPUT)
+
+test: $(STAMP)  ## run the test suite
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## ruff lint and format check
+	$(BIN)/ruff check flows tasks tests bench
+	$(BIN)/ruff format --check flows tasks tests bench
+
+server: $(STAMP)  ## start a local Prefect server and UI on 127.0.0.1:$(PORT)
+	$(BIN)/proseflow server --port $(PORT)
+
+bench: $(STAMP)  ## benchmark against ../shared/bench/naive_textstat.py; writes bench/results/
+	$(BIN)/python bench/run.py
+
+clean:  ## remove outputs and caches (keeps .venv)
+	rm -rf outputs/* .pytest_cache .ruff_cache .hypothesis

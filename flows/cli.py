@@ -1,0 +1,330 @@
+"""The `proseflow` command: run, reprocess, runs, catalog, schema, serve and server."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from tasks.config import READABILITY_MODES, RUNNERS, PipelineConfig
+from tasks.errors import ProseflowError, SourceError
+
+QUIET_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+    "PREFECT_LOGGING_LOG_PRINTS": "false",
+}
+EXIT_INTERRUPTED = 130
+
+DESCRIPTION = """\
+proseflow turns text documents (news articles, one per file, or records in JSONL/CSV/Parquet)
+into Parquet datasets of cleaned text, readability scores and statistics, through a Prefect flow.
+Every row carries the run that wrote it; every run is recorded in runs/.
+"""
+
+EPILOG = """\
+examples:
+  proseflow run seeds/                      one folder into ./outputs
+  proseflow run 'news/**/*.md' --output out  a glob
+  proseflow runs --output out                what ran, when, with which fingerprint
+  proseflow reprocess --verify --output out  recompute and compare every stored value
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse, dispatch, and turn every error into one line and an exit code."""
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except ProseflowError as exc:
+        print(f"proseflow: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("proseflow: interrupted; nothing of this run was committed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the last line of defence: no traceback reaches the user
+        print(f"proseflow: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="proseflow",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"proseflow {_version()}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_run(sub)
+    _add_reprocess(sub)
+    _add_runs(sub)
+    _add_catalog(sub)
+    _add_schema(sub)
+    from flows import operate
+
+    operate.add_commands(sub, _add_output, _add_pipeline_options)
+    return parser
+
+
+def _version() -> str:
+    from tasks.provenance import pipeline_version
+
+    return pipeline_version()
+
+
+def _add_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--output", "-o", default="outputs", metavar="DIR", help="output folder (default: outputs)"
+    )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
+    values = parser.add_argument_group("what is computed (part of the pipeline fingerprint)")
+    values.add_argument("--language", metavar="CODE", help="force an ISO 639-1 language for every document")
+    values.add_argument(
+        "--readability",
+        choices=READABILITY_MODES,
+        default="textstat",
+        help="textstat: scores equal to textstat 0.7.13 (default); published: published formulas",
+    )
+    values.add_argument(
+        "--max-bytes", type=_positive, default=10_000_000, metavar="N",
+        help="reject inputs larger than N bytes as too_large (default: 10000000)",
+    )
+    values.add_argument("--text-field", default="text", metavar="F", help="record formats: text field")
+    values.add_argument("--id-field", default="id", metavar="F", help="record formats: id field")
+    values.add_argument("--title-field", default="title", metavar="F", help="record formats: title field")
+    how = parser.add_argument_group("how it runs (never changes a value)")
+    how.add_argument(
+        "--batch-size", type=_positive, default=1000, metavar="N", help="documents per batch (default: 1000)"
+    )
+    how.add_argument(
+        "--workers", type=_positive, default=1, metavar="N", help="batches processed in parallel (default: 1)"
+    )
+    how.add_argument(
+        "--runner", choices=RUNNERS, default="local",
+        help="local: this process (processes when --workers > 1); process; dask (default: local)",
+    )
+    how.add_argument("--dask-address", metavar="URL", help="with --runner dask: scheduler tcp://host:port")
+
+
+def config_from_args(args: argparse.Namespace) -> PipelineConfig:
+    """The PipelineConfig the command-line options describe."""
+    return PipelineConfig(
+        language=args.language,
+        readability=args.readability,
+        max_bytes=args.max_bytes,
+        text_field=args.text_field,
+        id_field=args.id_field,
+        title_field=args.title_field,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        runner=args.runner,
+        dask_address=args.dask_address,
+    )
+
+
+# ---------------------------------------------------------------- run
+
+
+def _add_run(sub) -> None:
+    parser = sub.add_parser(
+        "run",
+        help="run the pipeline on SOURCE... and commit the results",
+        description="Run the proseflow flow on files, folders (recursive), globs or fsspec URLs, and "
+        "commit documents/, rejects/, raw/, corpus_stats/, terms/ and a runs/ row to --output. Inputs "
+        "already committed with the same pipeline fingerprint are skipped.",
+    )
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="file, folder, glob or fsspec URL")
+    _add_output(parser)
+    _add_pipeline_options(parser)
+    parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    parser.set_defaults(handler=cmd_run)
+
+
+def check_sources(sources: Sequence[str]) -> None:
+    """Fail fast, before any flow starts, on a local SOURCE that does not exist or matches nothing."""
+    for source in sources:
+        if "://" in source:
+            continue
+        if glob.has_magic(source):
+            if not glob.glob(source, recursive=True):
+                raise SourceError(f"SOURCE {source!r} matches no file; check the pattern and quote it")
+        elif not os.path.lexists(source):
+            raise SourceError(f"SOURCE {source!r} does not exist; pass a file, folder, glob or URL")
+
+
+def execute(sources: list[str], output: str, config: PipelineConfig, from_raw: str | None = None) -> dict:
+    """Run the flow in this process and return its summary."""
+    from flows.runtime import run_flow
+
+    return run_flow(sources, output, config, from_raw)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    check_sources(args.sources)
+    config = config_from_args(args)
+    started = time.perf_counter()
+    summary = execute(list(args.sources), args.output, config)
+    print_summary(summary, time.perf_counter() - started, args.json)
+    return 0
+
+
+def print_summary(summary: dict, seconds: float, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(dict(summary, seconds=round(seconds, 3)), indent=2, default=str))
+        return
+    print(
+        f"proseflow: {summary['n_documents']} documents written, {summary['n_rejects']} rejected, "
+        f"{summary['n_skipped']} skipped of {summary['n_inputs']} inputs "
+        f"({summary['n_ignored']} other files ignored) in {seconds:.1f} s"
+    )
+    print(f"proseflow: outputs in {summary['output']} (run {summary['run_id']})")
+
+
+# ---------------------------------------------------------------- reprocess
+
+
+def _add_reprocess(sub) -> None:
+    parser = sub.add_parser(
+        "reprocess",
+        help="re-derive documents from raw/ with the current pipeline, or --verify them",
+        description="Re-derive documents from the raw bytes stored in raw/ with the current pipeline "
+        "(new rows only where the fingerprint changed). With --verify, recompute the committed documents "
+        "and compare every stored value; exit 0 when all are identical, 1 otherwise.",
+    )
+    _add_output(parser)
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", help="every stored document (default)")
+    which.add_argument("--run", metavar="RUN_ID", help="only the documents this run committed")
+    parser.add_argument("--verify", action="store_true", help="recompute and compare; commit nothing")
+    _add_pipeline_options(parser)
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(handler=cmd_reprocess)
+
+
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    from tasks.store import Output
+
+    output = Output.open(args.output, create=False)
+    config = config_from_args(args)
+    if args.verify:
+        from flows.verify import print_report, verify
+
+        report = verify(output, config, args.run)
+        print_report(report, args.json)
+        return 0 if report["identical"] else 1
+    started = time.perf_counter()
+    summary = execute([], args.output, config, from_raw=args.run or "*")
+    print_summary(summary, time.perf_counter() - started, args.json)
+    return 0
+
+
+# ---------------------------------------------------------------- runs, catalog, schema
+
+
+def _add_runs(sub) -> None:
+    parser = sub.add_parser(
+        "runs",
+        help="list the runs recorded in an output",
+        description="List the runs of an output folder, oldest first: id, name, start, status, counts "
+        "and pipeline fingerprint.",
+    )
+    _add_output(parser)
+    parser.add_argument("--json", action="store_true", help="print every runs column as JSON lines")
+    parser.set_defaults(handler=cmd_runs)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from tasks.store import Output
+
+    runs = Output.open(args.output, create=False).read("runs").sort_by("started_at").to_pylist()
+    if args.json:
+        for row in runs:
+            print(json.dumps(row, default=str))
+        return 0
+    columns = ("run_id", "flow_run_name", "started_at", "status", "n_inputs", "n_documents",
+               "n_rejects", "n_skipped", "pipeline_fingerprint")
+    rows = [[_cell(row[c]) for c in columns] for row in runs]
+    print(_table(list(columns), rows))
+    return 0
+
+
+def _cell(value) -> str:
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+def _add_catalog(sub) -> None:
+    parser = sub.add_parser(
+        "catalog",
+        help="rebuild the DuckDB catalog (proseflow.duckdb) of an output",
+        description="Rebuild OUTPUT/proseflow.duckdb: views documents (newest per doc_id), documents_all, "
+        "rejects, runs, raw (without bytes), corpus_stats and terms over the Parquet files.",
+    )
+    _add_output(parser)
+    parser.set_defaults(handler=cmd_catalog)
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from tasks import catalog, store
+
+    output = store.Output.open(args.output, create=False)
+    with store.locked(output, "catalog"):
+        print(catalog.refresh(output))
+    return 0
+
+
+def _add_schema(sub) -> None:
+    parser = sub.add_parser(
+        "schema",
+        help="print the data dictionary of every dataset",
+        description="Print the data dictionary (every dataset, column, type and description) as Markdown.",
+    )
+    parser.set_defaults(handler=cmd_schema)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from tasks.schema import data_dictionary_markdown
+
+    print(data_dictionary_markdown())
+    return 0
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""The proseflow flow: ingest -> clean -> readability -> statistics -> commit, batch by batch."""
+
+from __future__ import annotations
+
+import traceback
+from collections import deque
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+
+import pyarrow as pa
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from flows import reporting
+from flows.run import RunState, Stopwatch
+from flows.stages import (
+    IngestedBatch,
+    StageResult,
+    clean,
+    discover,
+    ingest,
+    ingest_raw,
+    profile,
+    readability,
+    statistics,
+)
+from tasks import catalog, store
+from tasks import stats as stats_stage
+from tasks.config import PipelineConfig
+from tasks.schema import NUMERIC_COLUMNS
+
+FROM_RAW_ALL = "*"
+
+
+def source_label(sources: list[str], from_raw: str | None = None) -> str:
+    """A short name for what a run reads: the first source's last path part (+N for more)."""
+    if from_raw is not None:
+        return "reprocess-all" if from_raw == FROM_RAW_ALL else f"reprocess-{from_raw[:8]}"
+    first = PurePosixPath(str(sources[0]).rstrip("/")).name or str(sources[0])
+    return first + (f"+{len(sources) - 1}" if len(sources) > 1 else "")
+
+
+def run_name() -> str:
+    """Flow run name: source and UTC start time, e.g. `seeds-20261125T084000`."""
+    params = flow_run.parameters
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{source_label(params.get('sources') or ['?'], params.get('from_raw'))}-{stamp}"
+
+
+@flow(name="proseflow", flow_run_name=run_name, persist_result=False, validate_parameters=False)
+def pipeline(
+    sources: list[str],
+    output: str = "outputs",
+    config: PipelineConfig | None = None,
+    from_raw: str | None = None,
+) -> dict:
+    """Turn the documents under SOURCES (or, with from_raw, stored raw bytes) into committed datasets."""
+    config = config or PipelineConfig()
+    state = RunState.open(str(flow_run.id), flow_run.name, sources, output, config)
+    try:
+        batches = ingest_all(state, from_raw)
+        boilerplate = profile(state, batches)
+        for result in process(batches, boilerplate, config):
+            stage_result(state, result)
+        summary = commit(state)
+    except BaseException as exc:
+        state.fail(_one_line(exc))
+        raise
+    finally:
+        state.close()
+    reporting.publish(summary)
+    return summary
+
+
+def ingest_all(state: RunState, from_raw: str | None) -> list[IngestedBatch]:
+    """Ingest every batch in input order (triage needs that order); park them in staging."""
+    if from_raw is not None:
+        raw_batches = read_raw(state, from_raw)
+        return [ingest_raw(state, raw, f"b{i:05d}") for i, raw in enumerate(raw_batches)]
+    refs = discover(state).inputs
+    size = state.config.batch_size
+    chunks = [refs[i : i + size] for i in range(0, len(refs), size)]
+    return [
+        ingest.with_options(name=f"ingest [{i + 1}/{len(chunks)}]")(state, chunk, f"b{i:05d}")
+        for i, chunk in enumerate(chunks)
+    ]
+
+
+def read_raw(state: RunState, from_raw: str) -> Iterator[pa.Table]:
+    """Batches of stored raw rows: all of them, or those of one run's documents and rejects."""
+    import pyarrow.dataset as ds
+
+    columns = ["doc_id", "content", "n_bytes", "format", "source_uri", "collection"]
+    wanted = None
+    if from_raw != FROM_RAW_ALL:
+        wanted = run_doc_ids(state.output, from_raw)
+    files = state.output.files("raw")
+    if not files:
+        return iter(())
+    dataset = ds.dataset(files, format="parquet")
+    filter_ = ds.field("doc_id").isin(pa.array(sorted(wanted), pa.string())) if wanted is not None else None
+    table = dataset.to_table(columns=columns, filter=filter_).sort_by("source_uri")
+    size = state.config.batch_size
+    return (table.slice(i, size) for i in range(0, table.num_rows, size))
+
+
+def run_doc_ids(output: store.Output, run_id: str) -> set[str]:
+    """doc_ids a run committed as documents or rejected after decoding."""
+    from tasks.errors import UsageError
+
+    runs = output.read("runs", ["run_id"])["run_id"].to_pylist()
+    if run_id not in runs:
+        raise UsageError(f"run {run_id} is not in {output.root}/runs; `proseflow runs` lists them")
+    import pyarrow.dataset as ds
+
+    same = ds.field("run_id") == run_id
+    docs = output.read("documents", ["doc_id"], filter=same)["doc_id"].to_pylist()
+    rejects = output.read("rejects", ["doc_id"], filter=same & ds.field("doc_id").is_valid())
+    return set(docs) | set(rejects["doc_id"].to_pylist())
+
+
+def process(batches: list[IngestedBatch], boilerplate: pa.Table, config: PipelineConfig) -> Iterator[StageResult]:
+    """Submit clean -> readability -> statistics per batch, keeping a bounded number in flight."""
+    window = max(2, 2 * config.workers)
+    in_flight: deque = deque()
+    total = len(batches)
+    for i, batch in enumerate(batches):
+        label = f"[{i + 1}/{total}]"
+        cleaned = clean.with_options(name=f"clean {label}").submit(batch, boilerplate, config)
+        scored = readability.with_options(name=f"readability {label}").submit(cleaned, config)
+        in_flight.append(statistics.with_options(name=f"statistics {label}").submit(scored, config))
+        if len(in_flight) >= window:
+            yield in_flight.popleft().result()
+    while in_flight:
+        yield in_flight.popleft().result()
+
+
+def stage_result(state: RunState, result: StageResult) -> None:
+    """Stage a finished batch's documents and rejects; fold its timings and terms into the run."""
+    for stage, seconds in result.seconds.items():
+        state.timed(stage, seconds)
+    if result.rejects is not None:
+        state.stage_rejects(result.rejects, f"{result.key}-clean")
+    state.stage_documents(result.table, result.key)
+    if result.terms is not None:
+        state.terms = stats_stage.merge_terms([t for t in (state.terms, result.terms) if t is not None])
+    reporting.progress(state)
+
+
+@task(name="commit", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def commit(state: RunState) -> dict:
+    """Write the run's final files, summaries and runs row, and make them visible in one commit."""
+    with Stopwatch(state, "commit"):
+        staging = state.staging
+        staging.finalize("documents", ["doc_id"])
+        staging.finalize("rejects", ["source_uri", "reason"])
+        staging.finalize("raw", ["doc_id"])
+        summary_input = staged_numeric(state)
+        corpus = stats_stage.corpus_stats(summary_input, state.run_id, state.fingerprint, NUMERIC_COLUMNS)
+        staging.stage_final("corpus_stats", corpus)
+        terms = [state.terms] if state.terms is not None else []
+        staging.stage_final(
+            "terms", stats_stage.top_terms(terms, state.run_id, state.fingerprint, state.config.top_terms)
+        )
+        staging.commit(state.runs_row("completed"))
+        catalog.refresh(state.output)
+    return reporting.summary(state, corpus)
+
+
+def staged_numeric(state: RunState) -> pa.Table:
+    """The run's documents, collection and numeric columns only (bounded: no text)."""
+    import pyarrow.dataset as ds
+
+    files = state.staging.staged_files("documents")
+    from tasks.schema import DOCUMENTS
+
+    columns = ["collection"] + NUMERIC_COLUMNS
+    if not files:
+        return DOCUMENTS.empty_table().select(columns)
+    return ds.dataset(files, schema=DOCUMENTS, format="parquet").to_table(columns=columns)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return last.splitlines()[0][:500]
+
+
+def logger():
+    return get_run_logger()

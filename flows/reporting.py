@@ -1,0 +1,126 @@
+"""What a run tells its operators: logs, Prefect artifacts and an event, all from one summary dict."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from prefect import get_run_logger
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.events import emit_event
+
+from flows.run import STAGES, RunState
+
+MAIN_SCORES = ("flesch_reading_ease", "flesch_kincaid_grade", "gunning_fog", "smog_index", "n_words")
+EVENT = "proseflow.dataset.committed"
+
+
+def summary(state: RunState, corpus: pa.Table) -> dict:
+    """Counts, timings, mean scores and per-collection means of a committed run."""
+    return {
+        "run_id": state.run_id,
+        "flow_run_name": state.flow_run_name,
+        "output": str(state.output.root),
+        "pipeline_fingerprint": state.fingerprint,
+        "n_inputs": state.n_inputs,
+        "n_documents": state.n_documents,
+        "n_rejects": state.n_rejects,
+        "n_skipped": state.n_skipped,
+        "n_ignored": state.n_ignored,
+        "clean_ops": dict(sorted(state.clean_ops.items())),
+        "stage_seconds": {k: round(state.stage_seconds[k], 3) for k in STAGES},
+        "collections": collection_means(corpus),
+        "recovered": state.recovered,
+    }
+
+
+def collection_means(corpus: pa.Table) -> list[dict]:
+    """Per collection ('*' first), the mean of the main scores, from the corpus_stats rows."""
+    wanted = corpus.filter(pc.is_in(corpus["column"], pa.array(MAIN_SCORES)))
+    rows: dict[str, dict] = {}
+    for row in wanted.select(["collection", "column", "mean", "count"]).to_pylist():
+        entry = rows.setdefault(row["collection"], {"collection": row["collection"]})
+        entry[f"mean_{row['column']}"] = None if row["mean"] is None else round(row["mean"], 2)
+        if row["column"] == "n_words":
+            entry["documents"] = row["count"]
+    return sorted(rows.values(), key=lambda r: (r["collection"] != "*", r["collection"]))
+
+
+def markdown(summary_: dict) -> str:
+    """The run's summary as markdown."""
+    lines = [
+        f"# proseflow run `{summary_['flow_run_name']}`",
+        "",
+        "| inputs | documents | rejects | skipped | ignored files |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {summary_['n_inputs']} | {summary_['n_documents']} | {summary_['n_rejects']} "
+        f"| {summary_['n_skipped']} | {summary_['n_ignored']} |",
+        "",
+        f"Output: `{summary_['output']}`  ",
+        f"Fingerprint: `{summary_['pipeline_fingerprint']}`",
+        "",
+        "## Mean scores",
+        "",
+    ]
+    lines += _markdown_table(summary_["collections"])
+    lines += ["", "## Cleaning steps (documents changed)", ""]
+    lines += _markdown_table([{"step": k, "documents": v} for k, v in summary_["clean_ops"].items()])
+    lines += ["", "## Seconds per stage", ""]
+    lines += _markdown_table([{"stage": k, "seconds": v} for k, v in summary_["stage_seconds"].items()])
+    return "\n".join(lines)
+
+
+def _markdown_table(rows: list[dict]) -> list[str]:
+    if not rows:
+        return ["(none)"]
+    header = list(rows[0])
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(r.get(h, "")) for h in header) + " |" for r in rows]
+    return out
+
+
+def publish(summary_: dict) -> None:
+    """Log the summary and publish the run's artifacts and its committed event."""
+    logger = get_run_logger()
+    logger.info(
+        "committed %d documents, %d rejects, %d skipped of %d inputs into %s",
+        summary_["n_documents"],
+        summary_["n_rejects"],
+        summary_["n_skipped"],
+        summary_["n_inputs"],
+        summary_["output"],
+    )
+    create_markdown_artifact(markdown(summary_), key="proseflow-summary", description="What this run did")
+    if summary_["collections"]:
+        create_table_artifact(
+            summary_["collections"], key="proseflow-collections", description="Mean scores per collection"
+        )
+    create_link_artifact(
+        f"file://{summary_['output']}", link_text=summary_["output"], key="proseflow-output"
+    )
+    emit_event(
+        event=EVENT,
+        resource={"prefect.resource.id": f"proseflow.output.{summary_['output']}"},
+        payload={k: summary_[k] for k in ("run_id", "n_documents", "n_rejects", "n_skipped", "n_inputs")},
+    )
+
+
+def progress(state: RunState) -> None:
+    """Create, then update, the run's progress artifact (percent of inputs accounted for)."""
+    done = state.n_documents + state.n_rejects + state.n_skipped
+    percent = 100.0 * done / state.n_inputs if state.n_inputs else 100.0
+    if state.progress_id is None:
+        state.progress_id = create_progress_artifact(progress=percent, key="proseflow-progress")
+    else:
+        update_progress_artifact(artifact_id=state.progress_id, progress=percent)
+
+
+def dumps(summary_: dict) -> str:
+    return json.dumps(summary_, indent=2, default=str)

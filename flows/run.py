@@ -1,0 +1,176 @@
+"""One run's state in the flow process: output, lock, staging, triage and the counts it reports."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+
+from tasks import store
+from tasks.config import PipelineConfig, canonical_json
+from tasks.incremental import Triage, new_raw_rows
+from tasks.provenance import all_versions, pipeline_fingerprint, pipeline_version
+from tasks.schema import RUNS
+
+STAGES = ("discover", "ingest", "clean", "readability", "statistics", "commit")
+
+
+@dataclass
+class RunState:
+    """Everything one run accumulates between its start and its commit."""
+
+    run_id: str
+    flow_run_name: str
+    sources: list[str]
+    config: PipelineConfig
+    output: store.Output
+    fingerprint: str
+    started_at: datetime
+    staging: store.Staging
+    triage: Triage
+    lock: store.RunLock | None = None
+    n_inputs: int = 0
+    n_ignored: int = 0
+    n_skipped: int = 0
+    n_documents: int = 0
+    n_rejects: int = 0
+    clean_ops: Counter = field(default_factory=Counter)
+    stage_seconds: Counter = field(default_factory=Counter)
+    recovered: list[dict] = field(default_factory=list)
+    terms: pa.Table | None = None
+    progress_id: object = None
+
+    @classmethod
+    def open(cls, run_id: str, name: str, sources: list[str], output: str, config: PipelineConfig) -> RunState:
+        """Lock the output, finish what killed runs left, load what is committed, start staging."""
+        out = store.Output.open(output)
+        lock = store.RunLock(out.root / store.CONTROL_DIR / "lock")
+        lock.acquire(run_id)
+        try:
+            recovered = store.recover(out)
+            fingerprint = pipeline_fingerprint(config)
+            index = store.CommittedIndex.load(out, fingerprint)
+        except BaseException:
+            lock.release()
+            raise
+        state = cls(
+            run_id=run_id,
+            flow_run_name=name,
+            sources=list(sources),
+            config=config,
+            output=out,
+            fingerprint=fingerprint,
+            started_at=store.utc_now(),
+            staging=store.Staging(out, run_id, fingerprint),
+            triage=Triage(index),
+            lock=lock,
+            recovered=recovered,
+        )
+        state.staging.start(state.info())
+        return state
+
+    def info(self) -> dict:
+        """The runs-row fields known at the start (kept in staging to report a killed run)."""
+        return {
+            "run_id": self.run_id,
+            "flow_run_name": self.flow_run_name,
+            "started_at": self.started_at.isoformat(),
+            "source": json.dumps(self.sources),
+            "parameters": canonical_json(self.config.to_dict()),
+            "pipeline_version": pipeline_version(),
+            "pipeline_fingerprint": self.fingerprint,
+            "schema_version": store.SCHEMA_VERSION,
+            "versions": canonical_json(all_versions()),
+        }
+
+    def timed(self, stage: str, seconds: float) -> None:
+        self.stage_seconds[stage] += seconds
+
+    def admit_raw(self, raw: pa.Table, key: str) -> tuple[pa.Table, pa.Table]:
+        """Triage a raw batch; stage its new bytes; return (raw rows to decode, duplicate rejects)."""
+        new, duplicates, skipped = self.triage.split(raw)
+        self.n_skipped += skipped
+        self.staging.stage("raw", self.raw_rows(new_raw_rows(new, self.triage.index)), key)
+        return new, duplicates
+
+    def raw_rows(self, raw: pa.Table) -> pa.Table:
+        """Add the raw store's provenance columns to new raw rows."""
+        n = raw.num_rows
+        return raw.append_column(
+            "first_seen_at", pa.array([self.started_at] * n, store.RUNS.field("started_at").type)
+        ).append_column("run_id", pa.array([self.run_id] * n, pa.string()))
+
+    def stage_rejects(self, rejects: pa.Table, key: str) -> None:
+        """Stamp reject rows with the run and stage them."""
+        if rejects.num_rows == 0:
+            return
+        n = rejects.num_rows
+        for name, value in (("run_id", self.run_id), ("pipeline_fingerprint", self.fingerprint)):
+            if name in rejects.column_names:
+                rejects = rejects.drop_columns([name])
+            rejects = rejects.append_column(name, pa.array([value] * n, pa.string()))
+        self.n_rejects += n
+        self.staging.stage("rejects", rejects, key)
+
+    def stage_documents(self, documents: pa.Table, key: str) -> None:
+        """Stamp document rows with the run and stage them; count cleaning steps."""
+        n = documents.num_rows
+        stamps = {
+            "run_id": pa.array([self.run_id] * n, pa.string()),
+            "pipeline_fingerprint": pa.array([self.fingerprint] * n, pa.string()),
+            "processed_at": pa.array([store.utc_now()] * n, store.RUNS.field("started_at").type),
+        }
+        for name, column in stamps.items():
+            if name in documents.column_names:
+                documents = documents.drop_columns([name])
+            documents = documents.append_column(name, column)
+        for ops in documents["clean_ops"].to_pylist():
+            self.clean_ops.update(ops or ())
+        self.n_documents += n
+        self.staging.stage("documents", documents, key)
+
+    def runs_row(self, status: str, error: str | None = None) -> pa.Table:
+        row = dict(self.info())
+        row.update(
+            started_at=self.started_at,
+            finished_at=store.utc_now(),
+            status=status,
+            n_inputs=self.n_inputs,
+            n_documents=self.n_documents if status == "completed" else 0,
+            n_rejects=self.n_rejects if status == "completed" else 0,
+            n_skipped=self.n_skipped,
+            n_ignored=self.n_ignored,
+            clean_ops=canonical_json(dict(sorted(self.clean_ops.items()))),
+            stage_seconds=canonical_json({k: round(self.stage_seconds[k], 4) for k in STAGES}),
+            error=error,
+        )
+        return pa.Table.from_pylist([row], schema=RUNS)
+
+    def fail(self, error: str) -> None:
+        """Discard staged work and record the run as failed; nothing partial becomes visible."""
+        self.staging.discard()
+        path = self.output.root / "runs" / f"run-{self.run_id}.parquet"
+        store.write_parquet(path, self.runs_row("failed", error), "runs", self.run_id, self.fingerprint)
+
+    def close(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+
+class Stopwatch:
+    """Context manager that adds its elapsed seconds to a run's stage."""
+
+    def __init__(self, state: RunState, stage: str):
+        self.state, self.stage = state, stage
+
+    def __enter__(self) -> Stopwatch:
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.state.timed(self.stage, time.perf_counter() - self.started)

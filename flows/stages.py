@@ -1,0 +1,130 @@
+"""The pipeline's Prefect tasks: thin wrappers that time the plain stage functions of `tasks/`.
+
+Every task works on a batch (a pyarrow Table of up to --batch-size documents). Tables never go through
+Prefect's input hashing: every task uses NO_CACHE.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from flows.run import RunState, Stopwatch
+from tasks import clean as clean_stage
+from tasks import ingest as ingest_stage
+from tasks import readability as readability_stage
+from tasks import stats as stats_stage
+from tasks.config import PipelineConfig
+
+
+@dataclass
+class IngestedBatch:
+    """A decoded batch waiting in staging for the CPU stages."""
+
+    key: str
+    path: str
+    n_documents: int
+    profile: pa.Table
+    collections: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class StageResult:
+    """What a CPU stage hands to the next: the batch, its rejects, and seconds spent in the stage."""
+
+    key: str
+    table: pa.Table
+    rejects: pa.Table | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    terms: pa.Table | None = None
+
+
+def _timed(result: StageResult, stage: str, started: float) -> StageResult:
+    result.seconds[stage] = result.seconds.get(stage, 0.0) + time.perf_counter() - started
+    return result
+
+
+@task(name="discover", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def discover(state: RunState) -> ingest_stage.Discovery:
+    """Find every input under the sources; rejects what cannot even be listed."""
+    with Stopwatch(state, "discover"):
+        discovery = ingest_stage.discover(state.sources, state.config)
+    state.n_inputs = len(discovery.inputs) + discovery.rejects.num_rows
+    state.n_ignored = discovery.n_ignored
+    state.stage_rejects(discovery.rejects, "discover")
+    return discovery
+
+
+@task(name="ingest", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def ingest(state: RunState, refs: list, key: str) -> IngestedBatch:
+    """Read, hash and triage one batch of inputs, then decode what is new."""
+    with Stopwatch(state, "ingest"):
+        raw, rejects = ingest_stage.read_inputs(refs, state.config)
+        state.n_inputs += raw.num_rows - len(refs)  # record files hold many records
+    return admit(state, raw, rejects, key)
+
+
+@task(name="ingest", cache_policy=NO_CACHE)
+def ingest_raw(state: RunState, raw: pa.Table, key: str) -> IngestedBatch:
+    """Triage one batch read back from raw/ (reprocessing), then decode what is new."""
+    state.n_inputs += raw.num_rows
+    return admit(state, raw, None, key)
+
+
+def admit(state: RunState, raw: pa.Table, rejects: pa.Table | None, key: str) -> IngestedBatch:
+    """Triage, stage new raw bytes and rejects, decode, and park the batch in staging."""
+    with Stopwatch(state, "ingest"):
+        new, duplicates = state.admit_raw(raw, key)
+        decoded, decode_rejects = ingest_stage.decode_batch(new, state.config)
+        for table in (rejects, duplicates, decode_rejects):
+            if table is not None:
+                state.stage_rejects(table, f"{key}-{state.n_rejects}")
+        path = state.staging.work / f"{key}.arrow"
+        with ipc.new_file(path, decoded.schema) as writer:
+            writer.write_table(decoded)
+        profile = clean_stage.line_profile(decoded)
+        collections = Counter(decoded["collection"].to_pylist())
+    return IngestedBatch(key, str(path), decoded.num_rows, profile, collections)
+
+
+@task(name="profile", cache_policy=NO_CACHE)
+def profile(state: RunState, batches: list[IngestedBatch]) -> pa.Table:
+    """Find the lines repeated across the documents of each collection (boilerplate)."""
+    with Stopwatch(state, "clean"):
+        per_collection: Counter = Counter()
+        for batch in batches:
+            per_collection.update(batch.collections)
+        return clean_stage.boilerplate_lines([b.profile for b in batches], dict(per_collection), state.config)
+
+
+@task(name="clean", cache_policy=NO_CACHE)
+def clean(batch: IngestedBatch, boilerplate: pa.Table, config: PipelineConfig) -> StageResult:
+    """Clean one decoded batch: header fields, markup, boilerplate, broken paragraphs."""
+    started = time.perf_counter()
+    with ipc.open_file(batch.path) as reader:
+        decoded = reader.read_all()
+    cleaned, rejects = clean_stage.clean_batch(decoded, boilerplate, config)
+    return _timed(StageResult(batch.key, cleaned, rejects), "clean", started)
+
+
+@task(name="readability", cache_policy=NO_CACHE)
+def readability(result: StageResult, config: PipelineConfig) -> StageResult:
+    """Detect each document's language and compute its readability scores and counts."""
+    started = time.perf_counter()
+    result.table = readability_stage.readability_batch(result.table, config)
+    return _timed(result, "readability", started)
+
+
+@task(name="statistics", cache_policy=NO_CACHE)
+def statistics(result: StageResult, config: PipelineConfig) -> StageResult:
+    """Compute document statistics and the batch's term counts."""
+    started = time.perf_counter()
+    result.table = stats_stage.statistics_batch(result.table, config)
+    result.terms = stats_stage.terms_partial(result.table, config)
+    return _timed(result, "statistics", started)

@@ -1,0 +1,126 @@
+"""`proseflow reprocess --verify`: recompute committed documents from raw/ and compare every value."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from flows.pipeline import run_doc_ids
+from tasks import clean, ingest, readability, stats
+from tasks.config import PipelineConfig
+from tasks.provenance import pipeline_fingerprint
+from tasks.schema import DERIVED_COLUMNS
+from tasks.store import Output
+
+SHOWN_DIFFERENCES = 20
+COMPARED = [c for c in DERIVED_COLUMNS if c != "pipeline_fingerprint"]
+
+
+def recompute(raw: pa.Table, config: PipelineConfig) -> pa.Table:
+    """The pipeline's plain stage functions on raw rows, exactly as a run applies them."""
+    decoded, _ = ingest.decode_batch(raw, config)
+    counts = Counter(decoded["collection"].to_pylist())
+    boilerplate = clean.boilerplate_lines([clean.line_profile(decoded)], dict(counts), config)
+    cleaned, _ = clean.clean_batch(decoded, boilerplate, config)
+    scored = readability.readability_batch(cleaned, config)
+    return stats.statistics_batch(scored, config)
+
+
+def verify(output: Output, config: PipelineConfig, run_id: str | None = None) -> dict:
+    """Compare stored documents of one run (or every run) with their recomputation."""
+    fingerprint = pipeline_fingerprint(config)
+    runs = [run_id] if run_id else _runs_with_documents(output)
+    report = {"fingerprint": fingerprint, "runs": [], "n_compared": 0, "n_other_fingerprint": 0,
+              "n_missing_raw": 0, "differences": [], "columns": Counter()}
+    for run in runs:
+        _verify_run(output, config, run, fingerprint, report)
+    report["identical"] = not report["differences"] and not report["n_missing_raw"]
+    report["columns"] = dict(report["columns"])
+    return report
+
+
+def _runs_with_documents(output: Output) -> list[str]:
+    ids = output.read("documents", ["run_id"])["run_id"]
+    return sorted(pc.unique(ids).to_pylist())
+
+
+def _verify_run(output: Output, config: PipelineConfig, run: str, fingerprint: str, report: dict) -> None:
+    stored = output.read("documents", filter=ds.field("run_id") == run)
+    same = pc.equal(stored["pipeline_fingerprint"], fingerprint)
+    report["n_other_fingerprint"] += stored.num_rows - pc.sum(same).as_py() if stored.num_rows else 0
+    stored = stored.filter(same)
+    report["runs"].append(run)
+    if stored.num_rows == 0:
+        return
+    raw = _with_stored_sources(_raw_rows(output, run_doc_ids(output, run)), stored)
+    recomputed = recompute(raw, config)
+    by_id = {doc_id: i for i, doc_id in enumerate(recomputed["doc_id"].to_pylist())}
+    fresh = {c: recomputed[c].to_pylist() for c in COMPARED}
+    for i, row in enumerate(stored.select(COMPARED).to_pylist()):
+        j = by_id.get(row["doc_id"])
+        if j is None:
+            report["n_missing_raw"] += 1
+            _difference(report, row["doc_id"], "doc_id", row["doc_id"], None)
+            continue
+        report["n_compared"] += 1
+        for column in COMPARED:
+            if row[column] != fresh[column][j]:
+                _difference(report, row["doc_id"], column, row[column], fresh[column][j])
+
+
+def _raw_rows(output: Output, doc_ids: set[str]) -> pa.Table:
+    files = output.files("raw")
+    if not files or not doc_ids:
+        return output.read("raw").select(["doc_id", "content", "n_bytes", "format", "source_uri", "collection"])
+    wanted = pa.array(sorted(doc_ids), pa.string())
+    table = ds.dataset(files, format="parquet").to_table(filter=ds.field("doc_id").isin(wanted))
+    return table.select(["doc_id", "content", "n_bytes", "format", "source_uri", "collection"]).sort_by(
+        "source_uri"
+    )
+
+
+def _with_stored_sources(raw: pa.Table, stored: pa.Table) -> pa.Table:
+    """Use the source_uri and collection the run stored (raw/ keeps where bytes were first seen)."""
+    where = dict(zip(stored["doc_id"].to_pylist(), zip(stored["source_uri"].to_pylist(),
+                                                        stored["collection"].to_pylist())))
+    ids = raw["doc_id"].to_pylist()
+    uris = [where.get(d, (u, c))[0] for d, u, c in zip(ids, raw["source_uri"].to_pylist(), raw["collection"].to_pylist())]
+    collections = [where.get(d, (u, c))[1] for d, u, c in zip(ids, raw["source_uri"].to_pylist(), raw["collection"].to_pylist())]
+    raw = raw.set_column(raw.schema.get_field_index("source_uri"), "source_uri", pa.array(uris, pa.string()))
+    return raw.set_column(raw.schema.get_field_index("collection"), "collection", pa.array(collections, pa.string()))
+
+
+def _difference(report: dict, doc_id: str, column: str, stored, fresh) -> None:
+    report["columns"][column] += 1
+    if len(report["differences"]) < SHOWN_DIFFERENCES:
+        report["differences"].append({"doc_id": doc_id, "column": column, "stored": stored, "recomputed": fresh})
+    else:
+        report.setdefault("n_more_differences", 0)
+        report["n_more_differences"] += 1
+
+
+def print_report(report: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report, indent=2, default=str))
+        return
+    verdict = "identical" if report["identical"] else "DIFFERENT"
+    print(
+        f"proseflow: verify {verdict}: {report['n_compared']} documents of {len(report['runs'])} run(s) "
+        f"recomputed with fingerprint {report['fingerprint']}"
+    )
+    if report["n_other_fingerprint"]:
+        print(f"  {report['n_other_fingerprint']} documents were computed with another fingerprint "
+              "(other version or options) and were not compared")
+    if report["n_missing_raw"]:
+        print(f"  {report['n_missing_raw']} documents have no raw bytes in raw/")
+    for column, count in sorted(report["columns"].items()):
+        print(f"  column {column}: {count} document(s) differ")
+    for diff in report["differences"]:
+        print(f"  {diff['doc_id'][:16]} {diff['column']}: stored {diff['stored']!r} != "
+              f"recomputed {diff['recomputed']!r}")
+    if report.get("n_more_differences"):
+        print(f"  ... and {report['n_more_differences']} more differences")

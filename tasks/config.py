@@ -1,0 +1,90 @@
+"""The pipeline's configuration: one frozen, typed object passed as the flow's parameter."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from tasks.errors import UsageError
+
+READABILITY_MODES = ("textstat", "published")
+RUNNERS = ("local", "process", "dask")
+
+
+def _value(default: Any, **kw: Any) -> Any:
+    """A field that can change output values: it is part of the pipeline fingerprint."""
+    return field(default=default, metadata={"fingerprint": True}, **kw)
+
+
+def _operational(default: Any) -> Any:
+    """A field that changes how a run executes, never what it computes."""
+    return field(default=default, metadata={"fingerprint": False})
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything a run needs besides its sources and output."""
+
+    language: str | None = _value(None)  # ISO 639-1 code forced for every document; None = detect
+    readability: str = _value("textstat")  # "textstat" (parity) or "published" (published formulas)
+    max_bytes: int = _value(10_000_000)  # larger inputs are rejected as too_large
+    text_field: str = _value("text")  # record formats: field holding the text
+    id_field: str = _value("id")  # record formats: field naming the record in source_uri
+    title_field: str = _value("title")  # record formats: field holding the title
+    boilerplate_patterns: tuple[str, ...] | None = _value(None)  # None = built-in list
+    repeated_line_min_docs: int = _value(5)  # a line in >= this many docs of a collection ...
+    repeated_line_min_share: float = _value(0.5)  # ... and in >= this share of them is boilerplate
+    top_terms: int = _value(50)  # rows per collection in terms/
+    batch_size: int = _operational(1000)
+    workers: int = _operational(1)
+    runner: str = _operational("local")
+    dask_address: str | None = _operational(None)
+
+    def __post_init__(self) -> None:
+        if self.readability not in READABILITY_MODES:
+            raise UsageError(
+                f"--readability {self.readability!r} is unknown; expected one of {READABILITY_MODES}"
+            )
+        if self.runner not in RUNNERS:
+            raise UsageError(f"--runner {self.runner!r} is unknown; expected one of {RUNNERS}")
+        for name in ("max_bytes", "batch_size", "workers", "top_terms", "repeated_line_min_docs"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.language is not None and (len(self.language) != 2 or not self.language.isalpha()):
+            raise UsageError(f"--language expects an ISO 639-1 code such as 'en', got {self.language!r}")
+        if not 0 < self.repeated_line_min_share <= 1:
+            raise UsageError("repeated_line_min_share must be in (0, 1]")
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as JSON-ready values."""
+        data = dataclasses.asdict(self)
+        if data["boilerplate_patterns"] is not None:
+            data["boilerplate_patterns"] = list(data["boilerplate_patterns"])
+        return data
+
+    def fingerprint_dict(self) -> dict[str, Any]:
+        """Only the fields that can change an output value."""
+        data = self.to_dict()
+        return {f.name: data[f.name] for f in dataclasses.fields(self) if f.metadata["fingerprint"]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PipelineConfig:
+        """Inverse of to_dict; unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise UsageError(f"unknown configuration keys {unknown}; expected some of {sorted(names)}")
+        values = dict(data)
+        if values.get("boilerplate_patterns") is not None:
+            values["boilerplate_patterns"] = tuple(values["boilerplate_patterns"])
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> PipelineConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no whitespace: the same value always gives the same text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

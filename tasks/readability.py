@@ -1,0 +1,449 @@
+"""Readability stage: textstat 0.7.13's scores and counts for every document, computed in one pass.
+
+Each document is tokenised once the way textstat tokenises it, syllables are counted once per distinct
+word with textstat's own rules (first CMUdict pronunciation for English, Pyphen otherwise) in an unbounded
+process-wide cache, and every formula is evaluated from those counts with textstat's exact arithmetic.
+The values are equal (`==`) to calling textstat's functions one by one with `set_lang(language)`, with
+these deliberate exceptions, where textstat has no meaningful value to give:
+
+- a document without words gets null scores (textstat returns its 0.0 placeholders, or a clamped
+  text_standard); `reading_time` stays textstat's value (0 characters read in 0 seconds);
+- a language textstat cannot score gets null scores: one without a Pyphen dictionary (textstat raises)
+  or without textstat constants (textstat silently applies the English ones). Arabic still gets `osman`,
+  which needs neither. `n_syllables` is null without a Pyphen dictionary, `n_difficult_words` null for an
+  unscored language; the other counts are always filled;
+- the Spanish, Italian, German and Arabic formulas are null for documents in any other language.
+
+No textstat global state is touched: languages are resolved per call (see `tasks.lexicon`), so the stage
+is safe in threads and processes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+import pyarrow as pa
+
+from tasks import lexicon, schema
+from tasks.config import PipelineConfig
+from tasks.languages import detect_language
+
+Scores = dict[str, Any]
+
+PUBLISHED = "published"
+LANGUAGE_ONLY = {
+    "fernandez_huerta": "es",
+    "szigriszt_pazos": "es",
+    "gutierrez_polini": "es",
+    "crawford": "es",
+    "gulpease_index": "it",
+    "wiener_sachtextformel": "de",
+    "osman": "ar",
+}
+COUNT_NAMES = ("n_chars", "n_letters", "n_words", "n_syllables", "n_difficult_words")
+OUTPUT_FIELDS = (
+    [schema.DOCUMENTS.field("language")]
+    + schema.READABILITY_FIELDS
+    + [schema.DOCUMENTS.field(name) for name in COUNT_NAMES]
+)
+OUTPUT_NAMES = [f.name for f in OUTPUT_FIELDS]
+
+LINSEAR_WORDS = 100  # textstat's Linsear Write reads only the first 100 words
+READING_MS_PER_CHAR = 14.69
+
+# textstat's sentence regex; fragments of two words or fewer are not counted as sentences.
+_SENTENCE = re.compile(r"\b[^.!?]+[.!?]*")
+# A whitespace-separated token with a word character: exactly what survives textstat's punctuation removal.
+_WORD_TOKEN = re.compile(r"[^\s\w]*\w\S*")
+_WORD_CHAR = re.compile(r"\w")
+
+_TASHKEEL = re.compile("[\u064e\u064b\u064f\u064c\u0650\u064d\u0651]")
+_SHORT_VOWEL = re.compile("[\u064e\u064f\u0650]")
+_LONG_VOWEL = re.compile("[\u064e\u064f\u0650](?=[\u0627\u0648\u064a])")
+_STRESS = re.compile("[\u064b\u064c\u064d\u0651]")
+_NOT_SYLLABLE = re.compile(r"[\u0627\u0649\?\.\!\,\s*]")
+_FASEEH_CHAR = re.compile("[\u0626\u0621\u0624\u0630\u0638]")
+_FASEEH_PAIR = re.compile("(\u0648\u0627|\u0648\u0646)")
+
+
+class Language:
+    """One language's resources and its word cache: (syllables, easy, difficulty syllables, letters)."""
+
+    def __init__(self, code: str | None) -> None:
+        self.code = code
+        self.hyphenator = lexicon.hyphenator(code) if code else None
+        self.counts_syllables = self.hyphenator is not None
+        self.scorable = self.counts_syllables and lexicon.has_lang_config(code or "")
+        self.config = lexicon.lang_config(code) if self.scorable else {}
+        self.easy = lexicon.easy_words(code) if self.scorable else frozenset()
+        is_english = self.counts_syllables and lexicon.lang_root(code or "") == "en"
+        self.cmudict = lexicon.cmudict_syllables() if is_english else {}
+        self.words: dict[str, tuple[int, bool, int, int]] = {}
+
+    def syllables(self, word: str) -> int:
+        """textstat's syllables of one lower-cased word: CMUdict's stresses, else Pyphen's cuts + 1."""
+        found = self.cmudict.get(word)
+        if found is not None:
+            return found
+        return len(self.hyphenator.positions(word)) + 1
+
+    def word(self, token: str) -> tuple[int, bool, int, int]:
+        """Cached facts about one word as textstat's list_words returns it (case kept)."""
+        facts = self.words.get(token)
+        if facts is None:
+            facts = self.words[token] = self._facts(token)
+        return facts
+
+    def _facts(self, token: str) -> tuple[int, bool, int, int]:
+        letters = len(token) - token.count("'")
+        if not self.counts_syllables:
+            return 0, False, 0, letters
+        lower = token.lower()
+        syllables = self.syllables(lower)
+        # is_difficult_word re-cleans the lower-cased word, which can drop marks lower() introduced ('İ').
+        recleaned = lexicon.strip_punctuation(lower).lower()
+        hard = syllables if recleaned == lower else sum(map(self.syllables, recleaned.split()))
+        return syllables, lower in self.easy, hard, letters
+
+
+_languages: dict[str | None, Language] = {}
+_languages_lock = threading.Lock()
+
+
+def language(code: str | None) -> Language:
+    """The process-wide Language for an ISO 639-1 code (None: no language)."""
+    found = _languages.get(code)
+    if found is None:
+        with _languages_lock:
+            found = _languages.get(code) or _languages.setdefault(code, Language(code))
+    return found
+
+
+def textstat_sentences(text: str) -> int:
+    """textstat.sentence_count: regex fragments of three words or more, at least 1 for any text."""
+    if not text:
+        return 0
+    fragments = _SENTENCE.findall(text)
+    return max(1, sum(1 for f in fragments if len(_WORD_TOKEN.findall(f)) > 2))
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Everything textstat's formulas read from a document, gathered in one pass."""
+
+    n_chars: int
+    n_letters: int
+    n_tokens: int  # whitespace tokens, punctuation-only ones included (textstat's chars_per_word)
+    n_words: int
+    n_sentences: int
+    n_syllables: int
+    n_polysyllables: int  # >= 3 syllables
+    n_monosyllables: int
+    n_long: int  # > 6 letters
+    n_mini: int  # <= 3 letters
+    n_not_easy: int  # Dale-Chall's difficult words (threshold 0)
+    n_hard_spache: int  # difficult words of >= 2 syllables
+    n_hard_fog: int  # difficult words of >= the language's syllable threshold
+    n_difficult_unique: int  # distinct (case-sensitive) difficult words of >= 2 syllables
+    linsear_easy: int
+    linsear_hard: int
+    linsear_sentences: int
+    linsear_prefix: str  # the text textstat's Linsear Write counts sentences in
+
+
+def count(text: str, lang: Language) -> Counts:
+    """Tokenise `text` once as textstat does and gather every count its formulas need."""
+    tokens = text.split()
+    words = lexicon.strip_punctuation(text).split()
+    fog = int(lang.config.get("syllable_threshold", 3))
+    tally = [0] * 9  # syllables, poly, mono, long, mini, not_easy, spache, fog, unique
+    for token, k in Counter(words).items():
+        syllables, easy, hard, letters = lang.word(token)
+        _add_word(tally, k, syllables, easy, hard, letters, fog)
+    easy, difficult, prefix = _linsear(tokens, words, lang)
+    return Counts(
+        sum(map(len, tokens)),
+        sum(map(len, words)) - sum(w.count("'") for w in words),
+        len(tokens),
+        len(words),
+        textstat_sentences(text),
+        *tally,
+        easy,
+        difficult,
+        textstat_sentences(prefix),
+        prefix,
+    )
+
+
+def _add_word(tally: list[int], k: int, syllables: int, easy: bool, hard: int, letters: int, fog: int) -> None:
+    """Add `k` occurrences of one distinct word to the running tally."""
+    tally[0] += k * syllables
+    tally[1] += k * (syllables >= 3)
+    tally[2] += k * (syllables == 1)
+    tally[3] += k * (letters > 6)
+    tally[4] += k * (letters <= 3)
+    if not easy:
+        tally[5] += k
+        tally[6] += k * (hard >= 2)
+        tally[7] += k * (hard >= fog)
+        tally[8] += hard >= 2
+
+
+def _linsear(tokens: list[str], words: list[str], lang: Language) -> tuple[int, int, str]:
+    """Easy and hard words among the first 100, and the text prefix they come from."""
+    if len(words) > LINSEAR_WORDS:
+        seen = 0
+        for end, token in enumerate(tokens, 1):
+            seen += _WORD_CHAR.search(token) is not None
+            if seen == LINSEAR_WORDS:
+                break
+        tokens = tokens[:end]
+    syllables = [lang.word(w)[0] for w in words[:LINSEAR_WORDS]]
+    hard = sum(1 for s in syllables if s >= 3)
+    easy = sum(1 for s in syllables if 0 < s < 3)
+    return easy, hard, " ".join(tokens)
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    """numerator / denominator, or textstat's 0.0 placeholder for a zero denominator."""
+    return numerator / denominator if denominator else 0.0
+
+
+def _grades(score: float) -> list[int]:
+    return [math.floor(score), math.ceil(score), round(score)]
+
+
+def _ease_grade(score: float) -> list[int]:
+    """text_standard's grade for a Flesch Reading Ease score."""
+    for floor, grade in ((90, [5]), (80, [6]), (70, [7]), (60, [8, 9]), (50, [10]), (40, [11]), (30, [12])):
+        if floor <= score < floor + 10:
+            return grade
+    return [13]
+
+
+def text_standard(s: Scores) -> float:
+    """textstat's consensus grade over eight formulas, clamped to 1..18 like text_standard does."""
+    grade = _grades(s["flesch_kincaid_grade"]) + _ease_grade(s["flesch_reading_ease"])
+    for name in (
+        "smog_index",
+        "coleman_liau_index",
+        "automated_readability_index",
+        "dale_chall_readability_score",
+        "linsear_write_formula",
+        "gunning_fog",
+    ):
+        grade += _grades(s[name])
+    consensus = float(Counter(grade).most_common(1)[0][0])
+    return float(max(1, min(consensus, 18)))
+
+
+def _linsear_score(c: Counts) -> float:
+    if not c.linsear_sentences:
+        return 0.0
+    number = float((c.linsear_easy * 1 + c.linsear_hard * 3) / c.linsear_sentences)
+    if number <= 20:
+        number -= 2
+    return number / 2
+
+
+def _sentence_scores(c: Counts, cfg: dict[str, float]) -> Scores:
+    """Flesch, Flesch-Kincaid and SMOG with textstat's placeholders for zero counts."""
+    wps = _ratio(c.n_words, c.n_sentences)
+    spw = _ratio(c.n_syllables, c.n_words)
+    ready = wps != 0 and spw != 0
+    ease = cfg["fre_base"] - cfg["fre_sentence_length"] * wps - cfg["fre_syll_per_word"] * spw
+    smog = (1.043 * (30 * (c.n_polysyllables / c.n_sentences)) ** 0.5) + 3.1291 if c.n_sentences else 0.0
+    return {
+        "flesch_reading_ease": ease if ready else 0.0,
+        "flesch_kincaid_grade": (0.39 * wps) + (11.8 * spw) - 15.59 if ready else 0.0,
+        "smog_index": smog,
+    }
+
+
+def _word_scores(c: Counts) -> Scores:
+    """Coleman-Liau, ARI, LIX, RIX and McAlpine EFLAW exactly as textstat evaluates them."""
+    wps = _ratio(c.n_words, c.n_sentences)
+    letters = _ratio(c.n_letters, c.n_words) * 100
+    sentences = _ratio(c.n_sentences, c.n_words) * 100
+    cpw = _ratio(c.n_chars, c.n_tokens)
+    return {
+        "coleman_liau_index": (0.058 * letters) - (0.296 * sentences) - 15.8 if letters and sentences else 0.0,
+        "automated_readability_index": (4.71 * cpw) + (0.5 * wps) - 21.43 if cpw and wps else 0.0,
+        "lix": wps + 100 * c.n_long / c.n_words if c.n_words else 0.0,
+        "rix": _ratio(c.n_long, c.n_sentences),
+        "mcalpine_eflaw": _ratio(c.n_words + c.n_mini, c.n_sentences),
+    }
+
+
+def _difficulty_scores(c: Counts) -> Scores:
+    """Dale-Chall, Spache, Gunning Fog and Linsear Write exactly as textstat evaluates them."""
+    if not c.n_words:
+        return dict.fromkeys(
+            ("dale_chall_readability_score", "spache_readability", "gunning_fog"), 0.0
+        ) | {"linsear_write_formula": _linsear_score(c)}
+    wps = _ratio(c.n_words, c.n_sentences)
+    not_easy = 100 * c.n_not_easy / c.n_words
+    dale_chall = (0.1579 * not_easy) + (0.0496 * wps)
+    return {
+        "dale_chall_readability_score": dale_chall + 3.6365 if not_easy > 5 else dale_chall,
+        "linsear_write_formula": _linsear_score(c),
+        "spache_readability": (0.141 * wps) + (0.086 * (100 * c.n_hard_spache / c.n_words)) + 0.839,
+        "gunning_fog": 0.4 * (wps + 100 * c.n_hard_fog / c.n_words),
+    }
+
+
+def _spanish_scores(c: Counts, cfg: dict[str, float]) -> Scores:
+    wps = _ratio(c.n_words, c.n_sentences)
+    spw = _ratio(c.n_syllables, c.n_words)
+    lpw = _ratio(c.n_letters, c.n_words)
+    sentences100 = 100 * _ratio(c.n_sentences, c.n_words)
+    syllables100 = 100 * spw
+    pazos = 0.0
+    if c.n_words and c.n_sentences:
+        pazos = cfg["fre_base"] - 62.3 * (c.n_syllables / c.n_words) - (c.n_words / c.n_sentences)
+    return {
+        "fernandez_huerta": 206.84 - (60 * spw) - (1.02 * wps) if wps and spw else 0.0,
+        "szigriszt_pazos": pazos,
+        "gutierrez_polini": 95.2 - 9.7 * lpw - 0.35 * wps if lpw and wps else 0.0,
+        "crawford": -0.205 * sentences100 + 0.049 * syllables100 - 3.407 if sentences100 and syllables100 else 0.0,
+    }
+
+
+def _gulpease(c: Counts) -> float:
+    spw = _ratio(c.n_sentences, c.n_words)
+    cpw = _ratio(c.n_chars, c.n_tokens)
+    return (300 * spw) - (10 * cpw) + 89 if spw and cpw else 0.0
+
+
+def _wiener(c: Counts) -> float:
+    """Wiener Sachtextformel, variant 1."""
+    if not c.n_words:
+        return 0.0
+    ms = 100 * c.n_polysyllables / c.n_words
+    sl = _ratio(c.n_words, c.n_sentences)
+    iw = 100 * c.n_long / c.n_words
+    es = 100 * c.n_monosyllables / c.n_words
+    return (0.1935 * ms) + (0.1672 * sl) + (0.1297 * iw) - (0.0327 * es) - 0.875
+
+
+def _arabic_syllables(text: str, words: list[str]) -> int:
+    """textstat's count_arabic_syllables over `text` whose punctuation-free words are `words`."""
+    letters = "".join(words)
+    long_count = len(_LONG_VOWEL.findall(letters))
+    short_count = len(_SHORT_VOWEL.findall(letters)) - long_count
+    stress_count = len(_STRESS.findall(text))
+    if short_count == 0:
+        short_count = len(_NOT_SYLLABLE.sub("", text)) - 2
+    return short_count + 2 * (long_count + stress_count)
+
+
+def osman(text: str, n_sentences: int) -> float:
+    """textstat.osman: Arabic readability from complex, long, faseeh words and syllables."""
+    words = [w.replace("'", "") for w in lexicon.strip_punctuation(text).split()]
+    if not words:
+        return 0.0
+    complex_words = sum(1 for w in words if len(_TASHKEEL.findall(w)) > 5)
+    long_words = sum(1 for w in _TASHKEEL.sub("", text).split() if len(lexicon.strip_punctuation(w).replace("'", "")) > 5)
+    faseeh = sum(
+        1
+        for w in words
+        if _arabic_syllables(w, [w]) > 5 and len(_FASEEH_CHAR.findall(w)) + len(_FASEEH_PAIR.findall(w)) > 0
+    )
+    n = len(words)
+    rates = complex_words / n + _arabic_syllables(text, words) / n + faseeh / n + long_words / n
+    return 200.791 - (1.015 * _ratio(n, n_sentences)) - (24.181 * rates)
+
+
+def textstat_scores(text: str, c: Counts, lang: Language) -> Scores:
+    """Every readability column as textstat computes it, 0.0 placeholders included."""
+    cfg = lang.config
+    scores: Scores = _sentence_scores(c, cfg) | _word_scores(c) | _difficulty_scores(c)
+    scores["text_standard"] = text_standard(scores)
+    scores["reading_time"] = READING_MS_PER_CHAR * c.n_chars / 1000
+    scores |= _spanish_scores(c, cfg)
+    scores["gulpease_index"] = _gulpease(c)
+    scores["wiener_sachtextformel"] = _wiener(c)
+    scores["osman"] = osman(text, c.n_sentences) if lang.code == "ar" else None
+    return scores
+
+
+def published_scores(text: str, c: Counts, lang: Language) -> Scores:
+    """Scores from the published formulas, on the segmenter's sentences instead of textstat's regex.
+
+    Differences from textstat: every sentence count (Linsear Write's too, on its 100-word prefix) comes
+    from `tasks.segment.split_sentences`; Coleman-Liau uses 0.0588; ARI counts letters and digits only
+    (no punctuation) per word. Dale-Chall keeps textstat's first formula, which already adds 3.6365 only
+    above 5% difficult words (its v2 is the one with the wrong condition); SMOG keeps the 30-sentence
+    normalisation on any number of sentences. Words, syllables and easy-word lists are textstat's.
+    """
+    from tasks.segment import split_sentences
+
+    c = replace(
+        c,
+        n_sentences=len(split_sentences(text, lang.code)),
+        linsear_sentences=len(split_sentences(c.linsear_prefix, lang.code)),
+    )
+    scores = textstat_scores(text, c, lang)
+    if c.n_words and c.n_sentences:
+        alnum = c.n_letters - text.count("_")
+        scores["coleman_liau_index"] = 0.0588 * (100 * c.n_letters / c.n_words) - 0.296 * (
+            100 * c.n_sentences / c.n_words
+        ) - 15.8
+        scores["automated_readability_index"] = 4.71 * (alnum / c.n_words) + 0.5 * (c.n_words / c.n_sentences) - 21.43
+        scores["osman"] = osman(text, c.n_sentences) if lang.code == "ar" else None
+        scores["text_standard"] = text_standard(scores)
+    return scores
+
+
+def _nulls_applied(scores: Scores, c: Counts, lang: Language) -> Scores:
+    """Null every score that is undefined for this document or language (see the module docstring)."""
+    defined = c.n_words > 0 and c.n_sentences > 0
+    out: Scores = {}
+    for name in schema.READABILITY_COLUMNS:
+        only = LANGUAGE_ONLY.get(name)
+        if only is not None:
+            ok = defined and lang.code == only and (lang.scorable or name == "osman")
+        else:
+            ok = lang.scorable and (defined or name == "reading_time")
+        out[name] = scores[name] if ok else None
+    return out
+
+
+def score_text(text: str, lang: str | None, mode: str = "textstat") -> Scores:
+    """Readability columns and the five textstat counts for one document in language `lang`."""
+    resources = language(lang)
+    c = count(text, resources)
+    score = published_scores if mode == PUBLISHED else textstat_scores
+    row = _nulls_applied(score(text, c, resources), c, resources)
+    row["n_chars"], row["n_letters"], row["n_words"] = c.n_chars, c.n_letters, c.n_words
+    row["n_syllables"] = c.n_syllables if resources.counts_syllables else None
+    row["n_difficult_words"] = c.n_difficult_unique if resources.scorable else None
+    return row
+
+
+def _languages_of(texts: list[str | None], config: PipelineConfig) -> list[str | None]:
+    """The forced language for every row, else each row's detected language."""
+    if config.language:
+        return [config.language if t is not None else None for t in texts]
+    return [detect_language(t) if t is not None else None for t in texts]
+
+
+def readability_batch(table: pa.Table, config: PipelineConfig) -> pa.Table:
+    """Append `language`, the readability columns and the textstat counts to a table with `text`."""
+    texts = table.column("text").to_pylist()
+    languages = _languages_of(texts, config)
+    empty = dict.fromkeys(OUTPUT_NAMES)
+    rows = [
+        score_text(t, lang, config.readability) | {"language": lang} if t is not None else empty
+        for t, lang in zip(texts, languages)
+    ]
+    kept = [name for name in table.column_names if name not in OUTPUT_NAMES]
+    table = table.select(kept)
+    for f in OUTPUT_FIELDS:
+        table = table.append_column(f, pa.array([r[f.name] for r in rows], type=f.type))
+    return table

@@ -1,0 +1,236 @@
+"""Every Parquet table proseflow writes: one explicit pyarrow schema each, with a description per field.
+
+The README's data dictionary is generated from these schemas (`proseflow schema --markdown`) and a test
+checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1"
+
+DESCRIPTION = b"description"
+
+
+def _field(name: str, type_: pa.DataType, description: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={DESCRIPTION: description.encode()})
+
+
+def _float(name: str, description: str) -> pa.Field:
+    return _field(name, pa.float64(), description)
+
+
+def _int(name: str, description: str) -> pa.Field:
+    return _field(name, pa.int64(), description)
+
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+RUN_FIELDS = [
+    _field("run_id", pa.string(), "Prefect flow run id of the run that wrote the row.", False),
+    _field(
+        "pipeline_fingerprint",
+        pa.string(),
+        "Hash of pipeline version, value-changing configuration, schema version and library versions.",
+        False,
+    ),
+]
+
+IDENTITY_FIELDS = [
+    _field("doc_id", pa.string(), "sha256 hex digest of the raw input bytes.", False),
+    _field("source_uri", pa.string(), "Where the input was read from (path or URL, '#n' for record n).", False),
+    _field("collection", pa.string(), "Parent folder relative to SOURCE ('' at top); a record file's stem.", False),
+]
+
+DOCUMENT_META_FIELDS = [
+    _field("format", pa.string(), "Input format: txt, md, html, jsonl, csv or parquet."),
+    _field("encoding", pa.string(), "Encoding the raw bytes were decoded with (utf-8, cp1252, utf-16, ...)."),
+    _field("title", pa.string(), "Title from the heading, first short line, HTML metadata or record field."),
+    _field("author", pa.string(), "Author from the byline, HTML metadata or record field; null if absent."),
+    _field("published_date", pa.date32(), "Publication date from the byline, HTML or record; null if absent."),
+    _field("language", pa.string(), "ISO 639-1 language code, detected or forced with --language."),
+    _field("text", pa.string(), "Cleaned body text; paragraphs separated by one blank line."),
+    _field("clean_ops", pa.list_(pa.string()), "Cleaning steps that changed this document, in order."),
+    _field("n_chars_removed", pa.int64(), "Characters of the decoded input not kept in title, author or text."),
+]
+
+READABILITY_FIELDS = [
+    _float("flesch_reading_ease", "textstat.flesch_reading_ease(text) in the row's language."),
+    _float("flesch_kincaid_grade", "textstat.flesch_kincaid_grade(text)."),
+    _float("gunning_fog", "textstat.gunning_fog(text)."),
+    _float("smog_index", "textstat.smog_index(text) (any number of sentences, as textstat computes it)."),
+    _float("coleman_liau_index", "textstat.coleman_liau_index(text) (textstat's 0.058 coefficient)."),
+    _float("automated_readability_index", "textstat.automated_readability_index(text)."),
+    _float("dale_chall_readability_score", "textstat.dale_chall_readability_score(text)."),
+    _float("linsear_write_formula", "textstat.linsear_write_formula(text)."),
+    _float("spache_readability", "textstat.spache_readability(text)."),
+    _float("mcalpine_eflaw", "textstat.mcalpine_eflaw(text)."),
+    _float("lix", "textstat.lix(text)."),
+    _float("rix", "textstat.rix(text)."),
+    _float("text_standard", "textstat.text_standard(text, float_output=True): consensus grade."),
+    _float("reading_time", "textstat.reading_time(text): seconds at 14.69 ms per character."),
+    _float("fernandez_huerta", "textstat.fernandez_huerta(text); Spanish documents only, else null."),
+    _float("szigriszt_pazos", "textstat.szigriszt_pazos(text); Spanish documents only, else null."),
+    _float("gutierrez_polini", "textstat.gutierrez_polini(text); Spanish documents only, else null."),
+    _float("crawford", "textstat.crawford(text); Spanish documents only, else null."),
+    _float("gulpease_index", "textstat.gulpease_index(text); Italian documents only, else null."),
+    _float(
+        "wiener_sachtextformel",
+        "textstat.wiener_sachtextformel(text, variant=1); German documents only, else null.",
+    ),
+    _float("osman", "textstat.osman(text); Arabic documents only, else null."),
+]
+
+COUNT_FIELDS = [
+    _int("n_chars", "textstat.char_count(text): characters excluding whitespace."),
+    _int("n_letters", "textstat.letter_count(text): characters excluding whitespace and punctuation."),
+    _int("n_words", "textstat.lexicon_count(text): words after removing punctuation."),
+    _int("n_sentences", "Sentences found by proseflow's segmenter (abbreviation, decimal and quote aware)."),
+    _int("n_paragraphs", "Blocks of text separated by a blank line."),
+    _int("n_syllables", "textstat.syllable_count(text) in the row's language."),
+    _int("n_difficult_words", "textstat.difficult_words(text)."),
+]
+
+STAT_FIELDS = [
+    _int("n_unique_words", "Distinct lower-cased word tokens."),
+    _float("type_token_ratio", "n_unique_words / word tokens; null without words."),
+    _float("mtld", "Measure of textual lexical diversity (McCarthy & Jarvis 2010, threshold 0.72)."),
+    _float("avg_word_length", "Mean letters per word token."),
+    _float("avg_sentence_length", "Mean word tokens per segmenter sentence."),
+    _float("sentence_length_std", "Population standard deviation of words per segmenter sentence."),
+    _int("max_sentence_length", "Word tokens in the longest segmenter sentence."),
+    _float("long_word_ratio", "Share of word tokens with 7 or more letters."),
+    _float("stopword_ratio", "Share of word tokens that are stopwords of the document's language."),
+    _float("digit_ratio", "Share of non-whitespace characters that are digits."),
+    _float("uppercase_ratio", "Share of letters that are upper case."),
+    _float("punctuation_ratio", "Share of non-whitespace characters that are punctuation."),
+    _int("n_quotes", "Quoted passages (pairs of quotation marks)."),
+    _float("quote_ratio", "Share of word tokens inside quotation marks."),
+    _int("n_numbers", "Number tokens (123, 3.5, 1,200, $1.2bn, 45%)."),
+]
+
+DOCUMENTS = pa.schema(
+    IDENTITY_FIELDS
+    + DOCUMENT_META_FIELDS
+    + READABILITY_FIELDS
+    + COUNT_FIELDS
+    + STAT_FIELDS
+    + RUN_FIELDS
+    + [_field("processed_at", TIMESTAMP, "When the row was computed (UTC).", False)]
+)
+
+REJECTS = pa.schema(
+    [
+        _field("source_uri", pa.string(), "Where the input was read from.", False),
+        _field("collection", pa.string(), "Parent folder relative to SOURCE ('' at top)."),
+        _field("doc_id", pa.string(), "sha256 of the raw bytes when they could be read, else null."),
+        _field("reason", pa.string(), "Stable reason code: empty, binary, undecodable, too_large, ...", False),
+        _field("detail", pa.string(), "Human-readable explanation.", False),
+        _field("n_bytes", pa.int64(), "Size of the input in bytes when known."),
+        RUN_FIELDS[0],
+        RUN_FIELDS[1],
+    ]
+)
+
+RAW = pa.schema(
+    [
+        _field("doc_id", pa.string(), "sha256 hex digest of `content`.", False),
+        _field("content", pa.binary(), "The raw input bytes, exactly as read.", False),
+        _field("n_bytes", pa.int64(), "Length of `content`.", False),
+        _field("format", pa.string(), "Input format the bytes were read as.", False),
+        _field("source_uri", pa.string(), "Where the bytes were first seen.", False),
+        _field("collection", pa.string(), "Collection of the first source.", False),
+        _field("first_seen_at", TIMESTAMP, "When the bytes were first stored (UTC).", False),
+        _field("run_id", pa.string(), "Run that first stored the bytes.", False),
+    ]
+)
+
+RUNS = pa.schema(
+    [
+        _field("run_id", pa.string(), "Prefect flow run id.", False),
+        _field("flow_run_name", pa.string(), "Prefect flow run name."),
+        _field("started_at", TIMESTAMP, "Run start (UTC).", False),
+        _field("finished_at", TIMESTAMP, "Run end (UTC).", False),
+        _field("status", pa.string(), "completed or failed.", False),
+        _field("source", pa.string(), "The SOURCE arguments, JSON list.", False),
+        _field("parameters", pa.string(), "Effective configuration, canonical JSON.", False),
+        _field("pipeline_version", pa.string(), "proseflow version.", False),
+        _field("pipeline_fingerprint", pa.string(), "See documents.pipeline_fingerprint.", False),
+        _field("schema_version", pa.string(), "Version of these schemas.", False),
+        _field("versions", pa.string(), "Library versions (python, prefect, pyarrow, textstat, ...), JSON.", False),
+        _field("n_inputs", pa.int64(), "Inputs discovered: documents + rejects + skipped.", False),
+        _field("n_documents", pa.int64(), "Document rows committed by the run.", False),
+        _field("n_rejects", pa.int64(), "Reject rows committed by the run.", False),
+        _field("n_skipped", pa.int64(), "Inputs already committed with the same fingerprint.", False),
+        _field("n_ignored", pa.int64(), "Files under SOURCE that are not inputs (other extensions).", False),
+        _field("clean_ops", pa.string(), "Documents changed per cleaning step, JSON object.", False),
+        _field("stage_seconds", pa.string(), "Seconds spent in each stage, JSON object.", False),
+        _field("error", pa.string(), "Why a failed run failed; null when completed."),
+    ]
+)
+
+CORPUS_STATS = pa.schema(
+    [
+        RUN_FIELDS[0],
+        RUN_FIELDS[1],
+        _field("collection", pa.string(), "Collection, or '*' for all documents of the run.", False),
+        _field("column", pa.string(), "Numeric column of `documents` summarised.", False),
+        _int("count", "Non-null values."),
+        _int("nulls", "Null values."),
+        _float("mean", "Mean of the non-null values."),
+        _float("std", "Sample standard deviation (ddof=1); null for fewer than 2 values."),
+        _float("min", "Minimum."),
+        _float("p10", "10th percentile (linear interpolation)."),
+        _float("p25", "25th percentile (linear interpolation)."),
+        _float("median", "50th percentile (linear interpolation)."),
+        _float("p75", "75th percentile (linear interpolation)."),
+        _float("p90", "90th percentile (linear interpolation)."),
+        _float("max", "Maximum."),
+    ]
+)
+
+TERMS = pa.schema(
+    [
+        RUN_FIELDS[0],
+        RUN_FIELDS[1],
+        _field("collection", pa.string(), "Collection, or '*' for all documents of the run.", False),
+        _int("rank", "1 for the most frequent term of the collection."),
+        _field("term", pa.string(), "Lower-cased word, stopwords excluded.", False),
+        _int("document_frequency", "Documents of the collection containing the term."),
+        _int("term_frequency", "Occurrences of the term in the collection."),
+    ]
+)
+
+DATASETS: dict[str, pa.Schema] = {
+    "documents": DOCUMENTS,
+    "rejects": REJECTS,
+    "raw": RAW,
+    "runs": RUNS,
+    "corpus_stats": CORPUS_STATS,
+    "terms": TERMS,
+}
+
+# Columns of `documents` computed by the pipeline (everything but the run fields): what --verify compares.
+DERIVED_COLUMNS = [f.name for f in DOCUMENTS if f.name not in ("run_id", "processed_at")]
+READABILITY_COLUMNS = [f.name for f in READABILITY_FIELDS]
+COUNT_COLUMNS = [f.name for f in COUNT_FIELDS]
+STAT_COLUMNS = [f.name for f in STAT_FIELDS]
+NUMERIC_COLUMNS = [
+    f.name for f in DOCUMENTS if pa.types.is_floating(f.type) or pa.types.is_integer(f.type)
+]
+
+
+def describe(field: pa.Field) -> str:
+    """The one-line description stored in a field's metadata."""
+    return (field.metadata or {}).get(DESCRIPTION, b"").decode()
+
+
+def data_dictionary_markdown() -> str:
+    """The README's data dictionary, generated from the schemas above."""
+    lines: list[str] = []
+    for name, schema in DATASETS.items():
+        lines += [f"### `{name}/`", "", "| column | type | description |", "|---|---|---|"]
+        lines += [f"| `{f.name}` | {f.type} | {describe(f)} |" for f in schema]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,217 @@
+"""Rule-based sentence segmentation: abbreviation, decimal, quote, ellipsis and list aware.
+
+One regex finds every candidate terminator (``.``, ``!``, ``?``, ellipses, CJK full stops) that is
+followed by whitespace; a few rules on the token before it and the word after it decide whether the
+sentence really ends there. Paragraph breaks (a blank line) always end a sentence.
+"""
+
+from __future__ import annotations
+
+import re
+
+PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+
+# A terminator run, the closing quotes/brackets that belong to it, then whitespace or the end.
+_CANDIDATE = re.compile(
+    r"""
+    (?P<term> \.(?:[ ]\.){2,}      # spaced ellipsis ". . ." or ". . . ."
+            | \.{2,} | …           # unspaced ellipsis
+            | [!?؟][!?؟]*\.?        # ! ? and runs such as ?! or !!
+            | \. )
+    (?P<close> ["'”’»)\]]* )
+    (?= \s | $ )
+    | (?P<cjk> [。！？]+ ["'”’」』)]* )  # CJK terminators need no space after them
+    """,
+    re.VERBOSE,
+)
+_NEXT = re.compile(r"\s+([\"'“‘«(\[]*)(\S*)")
+_LEADING_WORD = re.compile(r"\w+")
+_MULTI_DOT = re.compile(r"^(?:[^\W\d_]{1,2}\.)+[^\W\d_]{1,2}$")  # U.S, a.m, e.g, Ph.D, U.S.A
+_LIST_MARKER = re.compile(r"\s*(?:[•⁃▪◦‣]\s*)?(\d{1,2}|[a-z])(\.\)|\.|\))\s")
+# Before a bullet sign, or a line that starts with "- " or "* " (a dashed list).
+_BULLET_BREAK = re.compile(r"\s+(?=[•⁃▪◦‣])|[ \t]*\n\s*(?=[-*–] )")
+_BULLETS = "•⁃▪◦‣"
+_OPENERS = "\"'“‘«(["
+
+# Abbreviations that precede a name or number and practically never end a sentence.
+NEVER_FINAL = frozenset(
+    "mr mrs ms messrs dr prof st mt ft gen sen rep gov capt col lt sgt cpl maj adm cmdr rev hon "
+    "pres supt insp det mme mlle msgr e.g i.e cf viz vs approx".split()
+)
+# Abbreviations that end a sentence only when no number follows ("No. 10", "p. 55", "Fig. 3").
+BEFORE_NUMBER = frozenset("no nos nr n° p pp vol vols fig figs ch art para sec op tel".split())
+# Abbreviations that may end a sentence: they do when the next word usually starts one.
+MAY_END = frozenset(
+    "co corp inc ltd plc llc bros jr sr etc al esp dept est govt assn univ ave blvd rd "
+    "jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri "
+    "a.m p.m".split()
+)
+LANGUAGE_ABBREVIATIONS: dict[str, frozenset[str]] = {
+    "de": frozenset("z.b bzw ca hr fr nr usw vgl ggf evtl inkl bzw str abs".split()),
+    "fr": frozenset("m mm mme mlle av bd env etc p.ex cf".split()),
+    "es": frozenset("sr sra srta dña ud uds av avda etc pág núm".split()),
+    "it": frozenset("sig sigg dott prof avv ing ecc pag".split()),
+    "pt": frozenset("sr sra dr dra av etc pág nº".split()),
+    "nl": frozenset("dhr mevr mw blz bijv nr ca enz".split()),
+}
+# Words that usually open a sentence: after a "may end" abbreviation they make it final.
+STARTERS = frozenset(
+    "the a an this that these those it its it's he she they we i you his her their our my your "
+    "there here but and or so yet however in on at for if when while after before as since "
+    "although though because what who whom why how where which meanwhile also then many most "
+    "some all one both each last next according despite during under over with without from to "
+    "by not now still even only other such do does did is are was were will would can could "
+    "should has have had let please yes mr mrs ms dr prof".split()
+)
+_TIME = frozenset(("a.m", "p.m"))
+
+
+def split_sentences(text: str, language: str | None = None) -> list[str]:
+    """The sentences of `text`, whitespace-stripped, in order."""
+    return [text[a:b] for a, b in sentence_spans(text, language)]
+
+
+def count_sentences(text: str, language: str | None = None) -> int:
+    """Number of sentences `split_sentences` finds in `text`."""
+    return len(sentence_spans(text, language))
+
+
+def sentence_spans(text: str, language: str | None = None) -> list[tuple[int, int]]:
+    """(start, end) offsets of each sentence of `text`, whitespace excluded, in order."""
+    extra = LANGUAGE_ABBREVIATIONS.get(language or "", frozenset())
+    spans: list[tuple[int, int]] = []
+    for lo, hi in paragraph_spans(text):
+        for a, b in _list_items(text, lo, hi):
+            _split_item(text, a, b, extra, spans)
+    return spans
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of each block of text between blank lines."""
+    bounds = [0]
+    for m in PARAGRAPH_BREAK.finditer(text):
+        bounds += [m.start(), m.end()]
+    bounds.append(len(text))
+    pairs = zip(bounds[::2], bounds[1::2], strict=True)
+    return [(a, b) for a, b in pairs if not text[a:b].isspace() and a < b]
+
+
+def _list_items(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    """The paragraph text[lo:hi] cut before each bullet and each item of a list it opens (1. 2. ...)."""
+    paragraph = text[lo:hi]
+    bounds = [0]
+    if "\n" in paragraph or any(b in paragraph for b in _BULLETS):
+        for m in _BULLET_BREAK.finditer(paragraph):
+            bounds.append(m.end())
+    if len(bounds) == 1:
+        bounds += _list_cuts(paragraph)
+    bounds.append(len(paragraph))
+    return [(lo + a, lo + b) for a, b in zip(bounds, bounds[1:], strict=False) if a < b]
+
+
+def _list_cuts(paragraph: str) -> list[int]:
+    """Offsets of items 2, 3, ... of a numbered or lettered list that opens the paragraph."""
+    marker = _LIST_MARKER.match(paragraph)
+    if marker is None:
+        return []
+    label, delimiter = marker.group(1), marker.group(2)
+    cuts, pos = [], marker.end()
+    while True:
+        label = str(int(label) + 1) if label.isdigit() else chr(ord(label) + 1)
+        found = re.compile(r"\s" + re.escape(label + delimiter) + r"\s").search(paragraph, pos)
+        if found is None:
+            return cuts
+        cuts.append(found.start() + 1)
+        pos = found.end()
+
+
+def _split_item(
+    text: str, lo: int, hi: int, extra: frozenset[str], spans: list[tuple[int, int]]
+) -> None:
+    """Append to `spans` the sentences of the paragraph or list item text[lo:hi]."""
+    start = lo
+    for m in _CANDIDATE.finditer(text, lo, hi):
+        cut = m.end() if m.group("cjk") else _cut(text, m, start, hi, extra)
+        if cut is not None:
+            _append_stripped(text, start, cut, spans)
+            start = cut
+    _append_stripped(text, start, hi, spans)
+
+
+def _append_stripped(text: str, a: int, b: int, spans: list[tuple[int, int]]) -> None:
+    """Append (a, b) narrowed to exclude surrounding whitespace, unless nothing is left."""
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    if a < b:
+        spans.append((a, b))
+
+
+def _cut(text: str, m: re.Match[str], start: int, hi: int, extra: frozenset[str]) -> int | None:
+    """Where the sentence ends if the candidate terminator `m` ends it, else None."""
+    nxt = _NEXT.match(text, m.end(), hi)
+    if nxt is None or not (nxt.group(1) or nxt.group(2)):
+        return None  # end of the text: the caller keeps the rest
+    head = (nxt.group(2) or nxt.group(1))[:1]
+    if head.islower() or head in ",;:":
+        return None  # a sentence does not open in lower case
+    term = m.group("term")
+    if term[0] in "!?؟":
+        return m.end()
+    if term.startswith(". ."):
+        return _spaced_ellipsis_cut(text, m, term)
+    if len(term) > 2 or term == "…":
+        # "[...]" marks an omission inside a quotation; otherwise "..." + capital ends a sentence.
+        before = text[m.start() - 1 : m.start()]
+        return m.end() if before != "[" and head.isupper() else None
+    return m.end() if _period_ends(text, m.start(), start, nxt, extra) else None
+
+
+def _spaced_ellipsis_cut(text: str, m: re.Match[str], term: str) -> int | None:
+    """Cut for ". . ." (an omission, never final) and ". . . ." (omission plus full stop)."""
+    if term.count(".") < 4:
+        return None
+    if m.start() > 0 and not text[m.start() - 1].isspace():
+        return m.start() + 1  # "word. . . . Next": the period ends it, ". . ." opens the next one
+    return m.end()
+
+
+def _period_ends(
+    text: str, pos: int, start: int, nxt: re.Match[str], extra: frozenset[str]
+) -> bool:
+    """Whether the period at `pos` ends the sentence that began at `start`."""
+    token_start = max(text.rfind(" ", start, pos), text.rfind("\n", start, pos), start - 1) + 1
+    token = text[token_start:pos].lstrip(_OPENERS + _BULLETS)
+    if not token:
+        return True
+    if text[start:token_start].strip(" \t\n" + _BULLETS + _OPENERS) == "" and (
+        _is_list_label(token)
+    ):
+        return False  # "1. The first item", "a. The first item"
+    low = token.lower()
+    head = (nxt.group(2) or nxt.group(1))[:1]
+    if low in NEVER_FINAL:
+        return False
+    if len(token) == 1 and token.isalpha():
+        return token == "I" and not _previous_word(text, start, token_start)[:1].isupper()
+    if low in BEFORE_NUMBER:
+        return not head.isdigit()
+    if low in MAY_END or low in extra or _MULTI_DOT.match(token):
+        word = _LEADING_WORD.match(nxt.group(2))
+        if not head.isupper() or word is None or word.group().lower() not in STARTERS:
+            return False
+        # "At 5 a.m. Mr. Smith went": a time that opens the sentence is not its end.
+        return not (low in _TIME and len(text[start:pos].split()) <= 3)
+    return True
+
+
+def _is_list_label(token: str) -> bool:
+    """Whether a token is a list label such as 1 or b (without its period)."""
+    return (token.isdigit() and len(token) <= 2) or (len(token) == 1 and token.islower())
+
+
+def _previous_word(text: str, start: int, token_start: int) -> str:
+    """The word before the token that starts at `token_start`, or '' at the sentence start."""
+    words = text[max(start, token_start - 40) : token_start].split()
+    return words[-1] if words else ""

@@ -1,0 +1,387 @@
+"""The output folder: staged writes, one commit per run (runs row last), lock, recovery and reads.
+
+Layout under the output folder::
+
+    documents/run-<run_id>/part-00000.parquet   rejects/run-<run_id>/...   raw/run-<run_id>/...
+    corpus_stats/run-<run_id>/...   terms/run-<run_id>/...   runs/run-<run_id>.parquet
+    proseflow.duckdb                 (views only; rebuilt by `proseflow catalog`)
+    _proseflow/lock                  (flock held by the running run; names it)
+    _proseflow/staging/<run_id>/     (everything a run writes before its commit)
+
+A run's files are visible only after `commit`: each dataset's staged folder is renamed into place (one
+atomic rename per dataset) and the runs row is renamed in last. A commit journal written before the first
+rename lets the next run roll an interrupted commit forward; staging folders without a journal belong to
+runs that never reached their commit and are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import socket
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from tasks.errors import OutputError, OutputLockedError
+from tasks.schema import DATASETS, RUNS, SCHEMA_VERSION
+
+COMMITTED_DATASETS = ("raw", "rejects", "documents", "corpus_stats", "terms")
+CONTROL_DIR = "_proseflow"
+JOURNAL = "COMMIT"
+RUN_INFO = "run.json"
+ROWS_PER_FILE = 100_000
+ROW_GROUP_SIZE = 10_000
+WRITE_OPTIONS = {"compression": "zstd", "compression_level": 3, "use_dictionary": True}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------- writing files
+
+
+def _file_metadata(schema: pa.Schema, run_id: str, fingerprint: str) -> pa.Schema:
+    return schema.with_metadata(
+        {
+            "proseflow.run_id": run_id,
+            "proseflow.pipeline_fingerprint": fingerprint,
+            "proseflow.schema_version": SCHEMA_VERSION,
+        }
+    )
+
+
+def write_parquet(path: Path, table: pa.Table, dataset: str, run_id: str, fingerprint: str) -> Path:
+    """Write one Parquet file atomically (temp file, fsync, rename) with the dataset's schema."""
+    schema = _file_metadata(DATASETS[dataset], run_id, fingerprint)
+    table = conform(table, dataset).replace_schema_metadata(schema.metadata)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, row_group_size=ROW_GROUP_SIZE, **WRITE_OPTIONS)
+    _fsync(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def conform(table: pa.Table, dataset: str) -> pa.Table:
+    """Select and cast the dataset's columns in schema order; a missing column is an error."""
+    schema = DATASETS[dataset]
+    missing = [name for name in schema.names if name not in table.column_names]
+    if missing:
+        raise OutputError(f"{dataset} table lacks columns {missing}; the stage that owns them did not run")
+    return table.select(schema.names).cast(schema)
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+# ---------------------------------------------------------------- the output folder
+
+
+@dataclass
+class Output:
+    """A proseflow output folder."""
+
+    root: Path
+
+    @classmethod
+    def open(cls, location: str | os.PathLike, create: bool = True) -> Output:
+        root = Path(location).expanduser()
+        if root.exists() and not root.is_dir():
+            raise OutputError(f"output {root} is a file; expected a folder (or a path to create)")
+        if not create and not (root / "runs").is_dir():
+            raise OutputError(f"{root} holds no proseflow runs; pass the folder given to --output")
+        if create:
+            (root / CONTROL_DIR / "staging").mkdir(parents=True, exist_ok=True)
+        return cls(root.resolve() if root.exists() else root)
+
+    def dataset_dir(self, dataset: str) -> Path:
+        return self.root / dataset
+
+    @property
+    def staging_root(self) -> Path:
+        return self.root / CONTROL_DIR / "staging"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / "proseflow.duckdb"
+
+    def files(self, dataset: str) -> list[str]:
+        """Committed Parquet files of a dataset, sorted."""
+        folder = self.dataset_dir(dataset)
+        if not folder.is_dir():
+            return []
+        return sorted(str(p) for p in folder.rglob("*.parquet") if not p.name.startswith("."))
+
+    def read(self, dataset: str, columns: Sequence[str] | None = None, filter=None) -> pa.Table:
+        """Committed rows of a dataset (empty table with the schema when there are none)."""
+        schema = DATASETS[dataset]
+        files = self.files(dataset)
+        if not files:
+            table = schema.empty_table()
+            return table.select(list(columns)) if columns else table
+        dataset_ = ds.dataset(files, schema=schema, format="parquet")
+        return dataset_.to_table(columns=list(columns) if columns else None, filter=filter)
+
+
+# ---------------------------------------------------------------- lock
+
+
+@dataclass
+class RunLock:
+    """An exclusive flock on the output, held for a run's whole life; the kernel drops it on death."""
+
+    path: Path
+    handle: object = None
+
+    def acquire(self, run_id: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "an unknown run"
+            handle.close()
+            raise OutputLockedError(
+                f"output {self.path.parent.parent} is in use by {holder}; wait for that run to finish "
+                "(a killed run releases the lock by itself)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        started = utc_now().isoformat(timespec="seconds")
+        handle.write(f"run {run_id} (pid {os.getpid()} on {socket.gethostname()}, started {started})")
+        handle.flush()
+        self.handle = handle
+
+    def release(self) -> None:
+        if self.handle is not None:
+            self.handle.truncate(0)
+            fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None
+
+
+@contextlib.contextmanager
+def locked(output: Output, run_id: str) -> Iterator[RunLock]:
+    """Hold the output's lock for the duration of the block."""
+    lock = RunLock(output.root / CONTROL_DIR / "lock")
+    lock.acquire(run_id)
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+# ---------------------------------------------------------------- staging and commit
+
+
+@dataclass
+class Staging:
+    """Where one run writes before its commit."""
+
+    output: Output
+    run_id: str
+    fingerprint: str
+    parts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.output.staging_root / self.run_id
+
+    @property
+    def work(self) -> Path:
+        """Scratch space for intermediate batches; removed with the staging folder."""
+        path = self.root / "work"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def start(self, info: dict) -> None:
+        """Create the staging folder and record what is needed to report the run if it is killed."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / RUN_INFO).write_text(json.dumps(info, default=str))
+
+    def part_path(self, dataset: str, key: str) -> Path:
+        return self.root / "parts" / dataset / f"{key}.parquet"
+
+    def stage(self, dataset: str, table: pa.Table, key: str) -> Path | None:
+        """Write one batch of a dataset into staging under a unique key; nothing for empty tables."""
+        if table.num_rows == 0:
+            return None
+        return write_parquet(self.part_path(dataset, key), table, dataset, self.run_id, self.fingerprint)
+
+    def staged_files(self, dataset: str) -> list[str]:
+        folder = self.root / "parts" / dataset
+        return sorted(str(p) for p in folder.glob("*.parquet")) if folder.is_dir() else []
+
+    def finalize(self, dataset: str, sort_keys: Sequence[str]) -> int:
+        """Merge a dataset's staged parts into final files ordered by sort_keys; returns rows."""
+        files = self.staged_files(dataset)
+        final = self.root / "final" / dataset
+        if not files:
+            return 0
+        rows = 0
+        for index, table in enumerate(_sorted_chunks(files, sort_keys, DATASETS[dataset], self.work)):
+            write_parquet(final / f"part-{index:05d}.parquet", table, dataset, self.run_id, self.fingerprint)
+            rows += table.num_rows
+        return rows
+
+    def stage_final(self, dataset: str, table: pa.Table) -> int:
+        """Stage an already complete, ordered dataset table as the run's final file."""
+        if table.num_rows == 0:
+            return 0
+        path = self.root / "final" / dataset / "part-00000.parquet"
+        write_parquet(path, table, dataset, self.run_id, self.fingerprint)
+        return table.num_rows
+
+    def commit(self, runs_row: pa.Table) -> None:
+        """Make the run visible: journal, one rename per dataset, then the runs row last."""
+        write_parquet(self.root / "final" / "runs.parquet", runs_row, "runs", self.run_id, self.fingerprint)
+        journal = self.root / JOURNAL
+        journal.write_text(self.run_id)
+        _fsync(journal)
+        _roll_forward(self.output, self.root)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _sorted_chunks(files: list[str], keys: Sequence[str], schema: pa.Schema, tmp: Path) -> Iterator[pa.Table]:
+    """Yield the rows of files ordered by keys, ROWS_PER_FILE at a time, with bounded memory."""
+    import duckdb
+
+    con = duckdb.connect(config={"memory_limit": "512MB", "temp_directory": str(tmp), "threads": 2})
+    try:
+        con.execute("SET preserve_insertion_order = true")
+        order = ", ".join(f'"{k}"' for k in keys)
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        relation = con.sql(f"SELECT * FROM read_parquet([{listed}]) ORDER BY {order}")
+        # DuckDB 2 renamed fetch_record_batch to to_arrow_reader.
+        to_reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+        reader = to_reader(ROWS_PER_FILE)
+        buffer: list[pa.RecordBatch] = []
+        size = 0
+        for batch in reader:
+            buffer.append(batch)
+            size += batch.num_rows
+            if size >= ROWS_PER_FILE:
+                yield _cast(pa.Table.from_batches(buffer), schema)
+                buffer, size = [], 0
+        if buffer:
+            yield _cast(pa.Table.from_batches(buffer), schema)
+    finally:
+        con.close()
+
+
+def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    return table.select(schema.names).cast(schema)
+
+
+def _roll_forward(output: Output, staging_root: Path) -> None:
+    """Finish a journaled commit: move every final dataset folder into place, runs row last."""
+    run_id = staging_root.name
+    final = staging_root / "final"
+    for dataset in COMMITTED_DATASETS:
+        source = final / dataset
+        target = output.dataset_dir(dataset) / f"run-{run_id}"
+        if source.is_dir() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+    runs_file = final / "runs.parquet"
+    if runs_file.exists():
+        (output.root / "runs").mkdir(exist_ok=True)
+        os.replace(runs_file, output.root / "runs" / f"run-{run_id}.parquet")
+    shutil.rmtree(staging_root, ignore_errors=True)
+
+
+def recover(output: Output) -> list[dict]:
+    """Finish or remove what killed runs left in staging; returns one record per leftover handled.
+
+    Call only while holding the output's lock. A leftover with a commit journal is rolled forward (its
+    data was complete); one without is removed, and a `failed` runs row is written for it when its run
+    info survived, so that the interrupted run stays visible in `runs`.
+    """
+    handled = []
+    if not output.staging_root.is_dir():
+        return handled
+    for leftover in sorted(output.staging_root.iterdir()):
+        if (leftover / JOURNAL).exists():
+            _roll_forward(output, leftover)
+            handled.append({"run_id": leftover.name, "action": "committed"})
+            continue
+        info = _read_info(leftover)
+        shutil.rmtree(leftover, ignore_errors=True)
+        if info and not (output.root / "runs" / f"run-{leftover.name}.parquet").exists():
+            record_failed_run(output, info, "interrupted before its commit; leftovers removed")
+        handled.append({"run_id": leftover.name, "action": "removed"})
+    return handled
+
+
+def _read_info(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / RUN_INFO).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def record_failed_run(output: Output, info: dict, error: str) -> None:
+    """Write a `failed` runs row for a run that committed nothing."""
+    row = dict(info)
+    row.update(
+        status="failed",
+        error=error,
+        finished_at=utc_now(),
+        n_documents=0,
+        n_rejects=0,
+    )
+    for name in ("n_inputs", "n_skipped", "n_ignored"):
+        row.setdefault(name, 0)
+    row.setdefault("clean_ops", "{}")
+    row.setdefault("stage_seconds", "{}")
+    row["started_at"] = _as_datetime(row["started_at"])
+    table = pa.Table.from_pylist([{k: row.get(k) for k in RUNS.names}], schema=RUNS)
+    path = output.root / "runs" / f"run-{info['run_id']}.parquet"
+    write_parquet(path, table, "runs", info["run_id"], info["pipeline_fingerprint"])
+
+
+def _as_datetime(value) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+# ---------------------------------------------------------------- what is already committed
+
+
+@dataclass
+class CommittedIndex:
+    """What earlier runs committed, as needed to skip work and name duplicates."""
+
+    documents: dict[str, str]  # doc_id -> source_uri, for the current fingerprint
+    rejected: set[tuple[str, str]]  # (doc_id, source_uri) rejected under the current fingerprint
+    raw: set[str]  # doc_ids whose bytes are in raw/
+
+    @classmethod
+    def load(cls, output: Output, fingerprint: str) -> CommittedIndex:
+        same = ds.field("pipeline_fingerprint") == fingerprint
+        docs = output.read("documents", ["doc_id", "source_uri"], filter=same)
+        rejects = output.read("rejects", ["doc_id", "source_uri"], filter=same & ds.field("doc_id").is_valid())
+        raw = output.read("raw", ["doc_id"])
+        return cls(
+            documents=dict(zip(docs["doc_id"].to_pylist(), docs["source_uri"].to_pylist(), strict=True)),
+            rejected=set(zip(rejects["doc_id"].to_pylist(), rejects["source_uri"].to_pylist(), strict=True)),
+            raw=set(raw["doc_id"].to_pylist()),
+        )
+
+    @classmethod
+    def empty(cls) -> CommittedIndex:
+        return cls({}, set(), set())
