@@ -1,26 +1,139 @@
-"""Operating commands: `proseflow server` and `proseflow serve`."""
+"""Operating commands: `proseflow server` (a local Prefect server and UI) and `proseflow serve` (schedules)."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4200
+DEFAULT_DEPLOYMENT = "proseflow"
+STATE_DIR = ".prefect"
+QUIET_SERVER_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+}
 
 
 def add_commands(sub, add_output, add_pipeline_options) -> None:
     """Register the operating subcommands on the CLI's subparsers."""
+    _add_server(sub)
+    _add_serve(sub, add_output, add_pipeline_options)
+
+
+# ---------------------------------------------------------------- server
+
+
+def _add_server(sub) -> None:
     parser = sub.add_parser(
         "server",
         help="start a local Prefect server and UI",
-        description="Start a local Prefect server with its UI on 127.0.0.1:PORT.",
+        description="Start a local Prefect server with its UI on HOST:PORT; its database lives in "
+        "PREFECT_HOME (default: ./.prefect). Stop it with Ctrl-C.",
     )
-    parser.add_argument("--port", type=int, default=4200, help="port (default: 4200)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default: {DEFAULT_HOST})")
     parser.set_defaults(handler=cmd_server)
 
 
-def cmd_server(args: argparse.Namespace) -> int:
-    import subprocess
-    import sys
+def api_url(host: str, port: int) -> str:
+    """The API address clients use for a server bound to HOST:PORT."""
+    reachable = DEFAULT_HOST if host in ("0.0.0.0", "::", "") else host
+    return f"http://{reachable}:{port}/api"
 
-    print(f"proseflow: starting a Prefect server on http://127.0.0.1:{args.port}")
-    print(f"proseflow: point runs at it with PREFECT_API_URL=http://127.0.0.1:{args.port}/api")
-    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(args.port)]
-    return subprocess.call(cmd)
+
+def server_env(host: str, port: int, environ: dict[str, str], cwd: Path) -> dict[str, str]:
+    """The server's environment: project-local state, analytics off, UI pointed at this API."""
+    env = dict(environ)
+    env.setdefault("PREFECT_HOME", str(cwd / STATE_DIR))
+    for key, value in QUIET_SERVER_ENV.items():
+        env.setdefault(key, value)
+    # The UI asks PREFECT_UI_API_URL for its API; it defaults to port 4200 whatever --port says.
+    url = api_url(host, port)
+    env["PREFECT_API_URL"] = url
+    env["PREFECT_UI_API_URL"] = url
+    return env
+
+
+def server_command(host: str, port: int) -> list[str]:
+    """The `prefect server start` command line for HOST:PORT."""
+    return [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", str(port)]
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    env = server_env(args.host, args.port, dict(os.environ), Path.cwd())
+    url = api_url(args.host, args.port)
+    print(f"proseflow: starting a Prefect server on http://{args.host}:{args.port} (state in {env['PREFECT_HOME']})")
+    print(f"proseflow: point runs at it with: export PREFECT_API_URL={url}")
+    print("proseflow: stop it with Ctrl-C", flush=True)
+    process = subprocess.Popen(server_command(args.host, args.port), env=env)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        return _stop(process)
+
+
+def _stop(process: subprocess.Popen, timeout: float = 20.0) -> int:
+    """Let the server shut down on its own Ctrl-C; terminate it if it lingers. Exit 0 either way."""
+    try:
+        process.send_signal(signal.SIGINT)  # a no-op when it already got the terminal's Ctrl-C
+        process.wait(timeout=timeout)
+    except KeyboardInterrupt:
+        process.kill()
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        process.wait()
+    print("proseflow: server stopped", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------- serve
+
+
+def _add_serve(sub, add_output, add_pipeline_options) -> None:
+    parser = sub.add_parser(
+        "serve",
+        help="serve the pipeline on SOURCE... on a schedule (needs a Prefect server)",
+        description="Create a deployment of the proseflow flow on SOURCE... with a cron or interval "
+        "schedule and run its scheduled runs in this process until Ctrl-C (which pauses the schedule). "
+        "Needs PREFECT_API_URL pointing at a running server (`proseflow server`).",
+    )
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="file, folder, glob or fsspec URL")
+    when = parser.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", metavar="EXPR", help="cron schedule, e.g. '0 * * * *' (hourly)")
+    when.add_argument("--interval", type=_seconds, metavar="SECONDS", help="run every SECONDS seconds")
+    parser.add_argument(
+        "--name", default=DEFAULT_DEPLOYMENT, metavar="N", help=f"deployment name (default: {DEFAULT_DEPLOYMENT})"
+    )
+    add_output(parser)
+    add_pipeline_options(parser)
+    parser.set_defaults(handler=cmd_serve)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return value
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows.cli import check_sources, config_from_args
+    from flows.runtime import require_api_server, serve_flow
+
+    require_api_server()
+    check_sources(args.sources)
+    config = config_from_args(args)
+    # Runs of a deployment start in another working directory's child: store absolute paths.
+    sources = [s if "://" in s else os.path.abspath(s) for s in args.sources]
+    output = args.output if "://" in args.output else os.path.abspath(args.output)
+    serve_flow(sources, output, config, args.name, cron=args.cron, interval=args.interval)
+    return 0

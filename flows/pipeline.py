@@ -53,11 +53,11 @@ def run_name() -> str:
 def pipeline(
     sources: list[str],
     output: str = "outputs",
-    config: PipelineConfig | None = None,
+    config: PipelineConfig | dict | None = None,
     from_raw: str | None = None,
 ) -> dict:
     """Turn the documents under SOURCES (or, with from_raw, stored raw bytes) into committed datasets."""
-    config = config or PipelineConfig()
+    config = as_config(config)
     state = RunState.open(str(flow_run.id), flow_run.name, sources, output, config)
     try:
         batches = ingest_all(state, from_raw)
@@ -72,6 +72,13 @@ def pipeline(
         state.close()
     reporting.publish(summary)
     return summary
+
+
+def as_config(config: PipelineConfig | dict | None) -> PipelineConfig:
+    """Deployments pass the configuration as JSON; runs started from Python pass the object."""
+    if isinstance(config, PipelineConfig):
+        return config
+    return PipelineConfig.from_dict(config or {})
 
 
 def ingest_all(state: RunState, from_raw: str | None) -> list[IngestedBatch]:
@@ -145,7 +152,7 @@ def stage_result(state: RunState, result: StageResult) -> None:
         state.stage_rejects(result.rejects, f"{result.key}-clean")
     state.stage_documents(result.table, result.key)
     if result.terms is not None:
-        state.terms = stats_stage.merge_terms([t for t in (state.terms, result.terms) if t is not None])
+        state.fold_terms(result.terms)
     reporting.progress(state)
 
 

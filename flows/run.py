@@ -133,6 +133,14 @@ class RunState:
         self.n_documents += n
         self.staging.stage("documents", documents, key)
 
+    def fold_terms(self, partial: pa.Table) -> None:
+        """Add a batch's term counts to the run's running totals (bounded by distinct terms)."""
+        tables = [t for t in (self.terms, partial) if t is not None]
+        merged = pa.concat_tables(tables).group_by(["collection", "term"]).aggregate(
+            [("document_frequency", "sum"), ("term_frequency", "sum")]
+        )
+        self.terms = merged.rename_columns(["collection", "term", "document_frequency", "term_frequency"])
+
     def runs_row(self, status: str, error: str | None = None) -> pa.Table:
         row = dict(self.info())
         row.update(

@@ -45,6 +45,57 @@ class StageResult:
     terms: pa.Table | None = None
 
 
+def isolate_failures(stage, table: pa.Table, *args):
+    """Run a batch stage; if it raises, rerun it per document and turn the failing ones into rejects.
+
+    One bad document must not cost the batch or the run: it becomes a reject with reason `error`.
+    Returns (what the stage returns, error rejects); a stage may return a table or a tuple of tables.
+    """
+    try:
+        return stage(table, *args), None
+    except Exception:  # isolated per document below; every failure becomes a reject row
+        pass
+    kept, failed, details = [], [], []
+    for row in range(table.num_rows):
+        try:
+            kept.append(stage(table.slice(row, 1), *args))
+        except Exception as exc:
+            failed.append(row)
+            message = str(exc).splitlines()[0][:300] if str(exc) else ""
+            details.append(f"{stage.__name__}: {type(exc).__name__}: {message}")
+    if not kept:
+        kept.append(stage(table.slice(0, 0), *args))
+    return _concat_results(kept), _error_rejects(table, failed, details)
+
+
+def _concat_results(results: list):
+    if isinstance(results[0], tuple):
+        return tuple(pa.concat_tables(parts, promote_options="permissive") for parts in zip(*results, strict=True))
+    return pa.concat_tables(results, promote_options="permissive")
+
+
+def _error_rejects(table: pa.Table, rows: list[int], details: list[str]) -> pa.Table:
+    failed = table.take(pa.array(rows, pa.int64()))
+    return pa.table(
+        {
+            "source_uri": failed["source_uri"],
+            "collection": failed["collection"],
+            "doc_id": failed["doc_id"],
+            "reason": pa.array([ingest_stage.REASON_ERROR] * len(rows), pa.string()),
+            "detail": pa.array(details, pa.string()),
+            "n_bytes": pa.nulls(len(rows), pa.int64()),
+        }
+    )
+
+
+REJECT_COLUMNS = ["source_uri", "collection", "doc_id", "reason", "detail", "n_bytes"]
+
+
+def _concat_rejects(*tables: pa.Table | None) -> pa.Table | None:
+    present = [t.select(REJECT_COLUMNS) for t in tables if t is not None and t.num_rows]
+    return pa.concat_tables(present, promote_options="permissive") if present else None
+
+
 def _timed(result: StageResult, stage: str, started: float) -> StageResult:
     result.seconds[stage] = result.seconds.get(stage, 0.0) + time.perf_counter() - started
     return result
@@ -109,15 +160,16 @@ def clean(batch: IngestedBatch, boilerplate: pa.Table, config: PipelineConfig) -
     started = time.perf_counter()
     with ipc.open_file(batch.path) as reader:
         decoded = reader.read_all()
-    cleaned, rejects = clean_stage.clean_batch(decoded, boilerplate, config)
-    return _timed(StageResult(batch.key, cleaned, rejects), "clean", started)
+    (cleaned, rejects), errors = isolate_failures(clean_stage.clean_batch, decoded, boilerplate, config)
+    return _timed(StageResult(batch.key, cleaned, _concat_rejects(rejects, errors)), "clean", started)
 
 
 @task(name="readability", cache_policy=NO_CACHE)
 def readability(result: StageResult, config: PipelineConfig) -> StageResult:
     """Detect each document's language and compute its readability scores and counts."""
     started = time.perf_counter()
-    result.table = readability_stage.readability_batch(result.table, config)
+    result.table, errors = isolate_failures(readability_stage.readability_batch, result.table, config)
+    result.rejects = _concat_rejects(result.rejects, errors)
     return _timed(result, "readability", started)
 
 
@@ -125,6 +177,7 @@ def readability(result: StageResult, config: PipelineConfig) -> StageResult:
 def statistics(result: StageResult, config: PipelineConfig) -> StageResult:
     """Compute document statistics and the batch's term counts."""
     started = time.perf_counter()
-    result.table = stats_stage.statistics_batch(result.table, config)
+    result.table, errors = isolate_failures(stats_stage.statistics_batch, result.table, config)
+    result.rejects = _concat_rejects(result.rejects, errors)
     result.terms = stats_stage.terms_partial(result.table, config)
     return _timed(result, "statistics", started)

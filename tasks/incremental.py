@@ -32,7 +32,7 @@ class Triage:
                 skipped += 1
             else:
                 duplicates.append((row, verdict))
-        return raw.take(keep), _duplicate_rejects(raw, duplicates), skipped
+        return raw.take(pa.array(keep, pa.int64())), _duplicate_rejects(raw, duplicates), skipped
 
     def _verdict(self, doc_id: str, uri: str) -> str | None:
         """None for new work, 'skip' when committed before, else the source_uri it duplicates."""
@@ -45,7 +45,7 @@ class Triage:
 
 
 def _duplicate_rejects(raw: pa.Table, duplicates: list[tuple[int, str]]) -> pa.Table:
-    rows = raw.take([row for row, _ in duplicates])
+    rows = raw.take(pa.array([row for row, _ in duplicates], pa.int64()))
     details = [f"same bytes as {first}" for _, first in duplicates]
     return pa.table(
         {

@@ -64,6 +64,7 @@ INGESTED = pa.schema(
     ]
 )
 
+RUN_FIELD_NAMES = frozenset(f.name for f in schema.RUN_FIELDS)
 GLOB_CHARS = re.compile(r"[*?\[]")
 URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
@@ -412,13 +413,13 @@ def _reject_row(
         "reason": reason,
         "detail": detail,
         "n_bytes": n_bytes,
-        "run_id": "",
     }
 
 
 def rejects_table(rows: list[dict[str, Any]]) -> pa.Table:
-    """Reject rows as a table of schema.REJECTS (run_id '' until the flow fills it)."""
-    return pa.Table.from_pylist(rows, schema=schema.REJECTS)
+    """Reject rows as a table of schema.REJECTS; run fields stay '' until the flow fills them."""
+    run_fields = {f.name: "" for f in schema.REJECTS if f.name in RUN_FIELD_NAMES}
+    return pa.Table.from_pylist([{**run_fields, **row} for row in rows], schema=schema.REJECTS)
 
 
 def _read_one(ref: InputRef, config: PipelineConfig) -> tuple[list[dict], list[dict]]:
@@ -435,27 +436,20 @@ def _read_one(ref: InputRef, config: PipelineConfig) -> tuple[list[dict], list[d
 
 
 def read_inputs(refs: Sequence[InputRef], config: PipelineConfig) -> tuple[pa.Table, pa.Table]:
-    """The raw batch (one row per document, duplicates by content rejected) and its rejects."""
+    """The raw batch (one row per document) and the rejects of a batch of inputs.
+
+    Identical contents keep one row each: telling duplicates apart is the run's triage.
+    """
     rows: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
-    first_seen: dict[str, str] = {}
     for ref in refs:
         try:
             new_rows, new_rejects = _read_one(ref, config)
         except Exception as exc:  # never lose an input to an unexpected failure
             new_rows = []
             new_rejects = [_reject_row(ref.uri, ref.collection, REASON_ERROR, _error_detail(exc), ref.size)]
+        rows += new_rows
         rejects += new_rejects
-        for row in new_rows:
-            if row["doc_id"] in first_seen:
-                detail = f"same content as {first_seen[row['doc_id']]}"
-                rejects.append(
-                    _reject_row(row["source_uri"], row["collection"], REASON_DUPLICATE, detail,
-                                row["n_bytes"], row["doc_id"])
-                )
-                continue
-            first_seen[row["doc_id"]] = row["source_uri"]
-            rows.append(row)
     return pa.Table.from_pylist(rows, schema=RAW_BATCH), rejects_table(rejects)
 
 

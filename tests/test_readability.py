@@ -1,0 +1,309 @@
+"""The readability engine equals textstat 0.7.13 called function by function (`==`, nulls by rule)."""
+
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tasks import lexicon, schema
+from tasks.config import PipelineConfig
+from tasks.readability import LANGUAGE_ONLY, OUTPUT_NAMES, readability_batch, score_text
+
+BBC = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "bbc"
+PLAIN = [
+    "flesch_reading_ease",
+    "flesch_kincaid_grade",
+    "gunning_fog",
+    "smog_index",
+    "coleman_liau_index",
+    "automated_readability_index",
+    "dale_chall_readability_score",
+    "linsear_write_formula",
+    "spache_readability",
+    "mcalpine_eflaw",
+    "lix",
+    "rix",
+    "reading_time",
+    "fernandez_huerta",
+    "szigriszt_pazos",
+    "gutierrez_polini",
+    "crawford",
+    "gulpease_index",
+    "osman",
+]
+pytestmark = pytest.mark.filterwarnings("ignore:There is no easy words vocabulary")
+
+COUNTS = {
+    "n_chars": "char_count",
+    "n_letters": "letter_count",
+    "n_words": "lexicon_count",
+    "n_syllables": "syllable_count",
+    "n_difficult_words": "difficult_words",
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def offline_cmudict():
+    lexicon.ensure_cmudict()
+
+
+def textstat_row(text: str, lang: str) -> dict:
+    """textstat's own values, one function at a time (the test is the only caller of set_lang)."""
+    import textstat
+
+    textstat.set_lang(lang)
+    row = {name: getattr(textstat, name)(text) for name in PLAIN}
+    row["text_standard"] = textstat.text_standard(text, float_output=True)
+    row["wiener_sachtextformel"] = textstat.wiener_sachtextformel(text, variant=1)
+    row |= {column: getattr(textstat, function)(text) for column, function in COUNTS.items()}
+    return row
+
+
+def expected_row(text: str, lang: str) -> dict:
+    """textstat's values with proseflow's null rules applied (see tasks.readability)."""
+    row = textstat_row(text, lang)
+    has_words = row["n_words"] > 0
+    for name in schema.READABILITY_COLUMNS:
+        only = LANGUAGE_ONLY.get(name)
+        defined = has_words if only is None else has_words and lang == only
+        if not defined and name != "reading_time":
+            row[name] = None
+    return row
+
+
+def assert_parity(text: str, lang: str) -> None:
+    got = score_text(text, lang)
+    want = expected_row(text, lang)
+    diff = {k: (got[k], want[k]) for k in want if got[k] != want[k] or (got[k] is None) != (want[k] is None)}
+    assert not diff, f"{lang} {text[:80]!r}: {diff}"
+
+
+FIXTURES = [
+    "",
+    "   \n\t ",
+    "Hello",
+    "no terminator at all in this line",
+    "The 3 cats ate 12.5 kg of food in 2004. Prices rose 4% to $1.2bn!",
+    "A well-known state-of-the-art co-operative. Re-enter the mother-in-law's house.",
+    "Don't you think it's 'quoted'? They'll say we've done it; I'd agree. O'Neill's rock 'n' roll.",
+    "Café naïve Zoë Müller façade. Ångström über İstanbul ΣΟΦΙΑΣ straße.",
+    "Pneumonoultramicroscopicsilicovolcanoconiosis supercalifragilisticexpialidocious antidisestablishment.",
+    "... !!! ??? --- ,,, ;;; ''' \"\"\" ()",
+    "U.S. officials said at 9 a.m. that Mr. Smith, 45, had left. He went home. Yes.",
+    "Line one\nLine two without stop\n\nA new paragraph here. And another sentence follows it.",
+    "snake_case words_with_underscores and CAPS LOCK SHOUTING TEXT.",
+    "Short. Tiny. Ok. This sentence has more than three words in it.",
+    "I I I I I I I I I I I I I I I I I I I I I I I I.",
+]
+
+
+@pytest.mark.parametrize("text", FIXTURES)
+def test_fixtures_equal_textstat_in_english(text):
+    assert_parity(text, "en")
+
+
+LANGUAGE_TEXTS = {
+    "es": "El niño comió una manzana muy grande en la escuela. Después, todos los estudiantes "
+    "salieron al patio para jugar al fútbol. ¿Quién ganó el partido? Nadie lo sabe todavía.",
+    "it": "Il governo italiano ha approvato ieri una nuova legge sull'immigrazione. Secondo il "
+    "ministro, la riforma entrerà in vigore dal prossimo gennaio. L'opposizione protesta.",
+    "de": "Die Bundesregierung hat am Mittwoch ein umfangreiches Maßnahmenpaket beschlossen. "
+    "Die Opposition kritisierte die Entscheidung scharf. Sie fordert Neuwahlen im Frühjahr.",
+    "fr": "Le président de la République a annoncé mardi une réforme des retraites. Les syndicats "
+    "appellent à la grève générale. C'est une décision qu'ils jugent inacceptable.",
+    "ar": "أعلنت الحكومة اليوم عن خطة جديدة لتطوير التعليم في المدارس الحكومية. وقال الوزير إن "
+    "الخطة ستبدأ في العام المقبل. وَالمُعَلِّمُونَ سَيَحْصُلُونَ عَلَى تَدْرِيبٍ إِضَافِيٍّ.",
+}
+
+
+@pytest.mark.parametrize("lang", ["es", "it", "de", "fr"])
+def test_language_texts_equal_textstat(lang):
+    assert_parity(LANGUAGE_TEXTS[lang], lang)
+    assert score_text(LANGUAGE_TEXTS[lang], lang)["flesch_reading_ease"] is not None
+
+
+def test_language_specific_columns_only_in_their_language():
+    for lang, text in LANGUAGE_TEXTS.items():
+        row = score_text(text, lang)
+        assert {name for name, only in LANGUAGE_ONLY.items() if row[name] is not None} == {
+            name for name, only in LANGUAGE_ONLY.items() if only == lang
+        }
+
+
+def test_arabic_gets_osman_equal_to_textstat_and_no_other_score():
+    import textstat
+
+    text = LANGUAGE_TEXTS["ar"]
+    row = score_text(text, "ar")
+    assert row["osman"] == textstat.osman(text)
+    assert all(row[name] is None for name in schema.READABILITY_COLUMNS if name != "osman")
+    assert row["n_syllables"] is None and row["n_difficult_words"] is None
+    assert row["n_words"] == textstat.lexicon_count(text) and row["n_chars"] == textstat.char_count(text)
+
+
+def test_language_without_textstat_constants_keeps_its_counts():
+    import textstat
+
+    text = "O governo anunciou hoje um novo plano para a educação pública no país."
+    row = score_text(text, "pt")
+    textstat.set_lang("pt")
+    assert all(row[name] is None for name in schema.READABILITY_COLUMNS)
+    assert row["n_syllables"] == textstat.syllable_count(text)
+    assert row["n_words"] == 13 and row["n_difficult_words"] is None
+
+
+def test_no_language_keeps_language_free_counts():
+    row = score_text("12 345 6789", None)
+    assert (row["n_chars"], row["n_letters"], row["n_words"]) == (9, 9, 3)
+    assert row["n_syllables"] is None and row["flesch_reading_ease"] is None
+
+
+def test_no_words_gives_null_scores_but_a_reading_time():
+    row = score_text("?! ...", "en")
+    assert all(row[name] is None for name in schema.READABILITY_COLUMNS if name != "reading_time")
+    assert row["reading_time"] == 14.69 * 5 / 1000 and row["n_words"] == 0
+
+
+WORDS = (
+    "the a of and to in is was he she it they said government minister election people year "
+    "market company shares growth economy technology mobile phone software internet music film "
+    "award actor football match player season win beautiful extraordinary unbelievable "
+    "don't it's we'll I'd 'quoted' well-known co-operate U.S. Mr. e.g. 9.5 1,200 $4bn 45% "
+    "café naïve Müller İstanbul ΣΟΦΙΑΣ straße über résumé Ångström _under_score"
+).split()
+PIECES = st.one_of(
+    st.sampled_from(WORDS),
+    st.sampled_from(list(".,;:!?-'\"()…—–")),
+    st.from_regex(r"[0-9]{1,5}", fullmatch=True),
+    st.text(alphabet="abcdeéèüößçñøåæœΣσςİıǅﬁ", min_size=1, max_size=12),
+)
+SEPARATORS = st.sampled_from([" ", " ", " ", "\n", "\n\n", "\t", "", ". ", "! ", "? "])
+
+
+@st.composite
+def documents(draw):
+    parts = draw(st.lists(st.tuples(PIECES, SEPARATORS), max_size=140))
+    return "".join(piece + sep for piece, sep in parts)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents(), st.sampled_from(["en", "en", "es", "de", "fr", "it"]))
+def test_generated_documents_equal_textstat(text, lang):
+    assert_parity(text, lang)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=300))
+def test_arbitrary_unicode_equals_textstat(text):
+    assert_parity(text, "en")
+
+
+@settings(max_examples=60, deadline=None)
+@given(documents(), st.sampled_from(["en", "es", "de", "ar", "pt", None]))
+def test_scores_are_finite_or_null(text, lang):
+    row = score_text(text, lang)
+    assert all(v is None or math.isfinite(v) for v in row.values())
+
+
+def _bbc_bodies(limit: int) -> list[str]:
+    if not BBC.is_dir():
+        pytest.skip("../shared/corpora/bbc is not present")
+    paths = sorted(BBC.glob("*/*.txt"))
+    step = max(1, len(paths) // limit)
+    bodies = []
+    for path in paths[::step][:limit]:
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+        bodies.append(text.split("\n", 1)[1] if "\n" in text else "")
+    return bodies
+
+
+def test_bbc_documents_equal_textstat():
+    for body in _bbc_bodies(200):
+        assert_parity(body, "en")
+
+
+def test_threads_give_the_sequential_results():
+    jobs = [(text, lang) for lang, text in LANGUAGE_TEXTS.items()] + [(t, "en") for t in FIXTURES]
+    jobs = jobs * 4
+    sequential = [score_text(t, lang) for t, lang in jobs]
+    results: dict[int, dict] = {}
+
+    def work(offset: int) -> None:
+        for i in range(offset, len(jobs), 4):
+            results[i] = score_text(*jobs[i])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [results[i] for i in range(len(jobs))] == sequential
+
+
+def _table(texts: list[str | None]) -> pa.Table:
+    return pa.table({"doc_id": [str(i) for i in range(len(texts))], "text": pa.array(texts, pa.string())})
+
+
+def test_batch_appends_typed_columns_in_schema_order():
+    out = readability_batch(_table(["Hello world. This is a test of it.", None]), PipelineConfig(language="en"))
+    assert out.column_names == ["doc_id", "text"] + OUTPUT_NAMES
+    for name in OUTPUT_NAMES:
+        assert out.schema.field(name).type == schema.DOCUMENTS.field(name).type
+    first, missing = out.to_pylist()
+    assert first == {"doc_id": "0", "text": first["text"]} | {"language": "en"} | score_text(first["text"], "en")
+    assert all(missing[name] is None for name in OUTPUT_NAMES)
+
+
+def test_batch_detects_each_row_language():
+    texts = [LANGUAGE_TEXTS["es"], LANGUAGE_TEXTS["de"], "The minister said the plan would help schools.", "123"]
+    out = readability_batch(_table(texts), PipelineConfig())
+    assert out.column("language").to_pylist() == ["es", "de", "en", None]
+    assert out.column("fernandez_huerta").to_pylist()[0] == score_text(texts[0], "es")["fernandez_huerta"]
+
+
+def test_batch_replaces_an_existing_language_column():
+    table = _table(["Hello there, my good friend."]).append_column("language", pa.array(["xx"]))
+    out = readability_batch(table, PipelineConfig(language="fr"))
+    assert out.column_names.count("language") == 1 and out.column("language").to_pylist() == ["fr"]
+
+
+def _segmenter():
+    return pytest.importorskip("tasks.segment")
+
+
+def test_published_mode_uses_segmenter_sentences_and_published_coefficients():
+    segment = _segmenter()
+    text = "The U.S. economy grew 3.5% in 2004. Mr. Brown said so at 9 a.m. on Monday. Markets rose!"
+    c = score_text(text, "en", "published")
+    t = score_text(text, "en")
+    n = len(segment.split_sentences(text, "en"))
+    words, letters = t["n_words"], t["n_letters"]
+    assert c["coleman_liau_index"] == 0.0588 * (100 * letters / words) - 0.296 * (100 * n / words) - 15.8
+    alnum = sum(ch.isalnum() for ch in text)
+    assert c["automated_readability_index"] == 4.71 * (alnum / words) + 0.5 * (words / n) - 21.43
+    assert c["flesch_kincaid_grade"] == 0.39 * (words / n) + 11.8 * (t["n_syllables"] / words) - 15.59
+    assert c["reading_time"] == t["reading_time"]
+
+
+def test_published_dale_chall_adds_constant_only_above_five_percent():
+    _segmenter()
+    easy = "The cat sat on the mat. The dog ran to the big red barn."
+    hard = "Extraordinary phenomena perplexed meticulous investigators yesterday."
+    assert score_text(easy, "en", "published")["dale_chall_readability_score"] < 3.6365
+    assert score_text(hard, "en", "published")["dale_chall_readability_score"] > 3.6365
+
+
+def test_batch_published_mode():
+    _segmenter()
+    out = readability_batch(_table([LANGUAGE_TEXTS["it"]]), PipelineConfig(language="it", readability="published"))
+    assert out.column("gulpease_index").to_pylist() == [score_text(LANGUAGE_TEXTS["it"], "it", "published")["gulpease_index"]]

@@ -1,0 +1,281 @@
+"""Tests for tasks/segment.py: the English golden rules, news-text cases and laws."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tasks.segment import count_sentences, paragraph_spans, sentence_spans, split_sentences
+
+# pySBD's 48 English "golden rules" (after Kevin Dias' list): (text, expected sentences).
+GOLDEN_RULES: list[tuple[str, list[str]]] = [
+    ("Hello World. My name is Jonas.", ["Hello World.", "My name is Jonas."]),
+    ("What is your name? My name is Jonas.", ["What is your name?", "My name is Jonas."]),
+    ("There it is! I found it.", ["There it is!", "I found it."]),
+    ("My name is Jonas E. Smith.", ["My name is Jonas E. Smith."]),
+    ("Please turn to p. 55.", ["Please turn to p. 55."]),
+    ("Were Jane and co. at the party?", ["Were Jane and co. at the party?"]),
+    (
+        "They closed the deal with Pitt, Briggs & Co. at noon.",
+        ["They closed the deal with Pitt, Briggs & Co. at noon."],
+    ),
+    ("Let's ask Jane and co. They should know.", ["Let's ask Jane and co.", "They should know."]),
+    (
+        "They closed the deal with Pitt, Briggs & Co. It closed yesterday.",
+        ["They closed the deal with Pitt, Briggs & Co.", "It closed yesterday."],
+    ),
+    ("I can see Mt. Fuji from here.", ["I can see Mt. Fuji from here."]),
+    (
+        "St. Michael's Church is on 5th st. near the light.",
+        ["St. Michael's Church is on 5th st. near the light."],
+    ),
+    ("That is JFK Jr.'s book.", ["That is JFK Jr.'s book."]),
+    ("I visited the U.S.A. last year.", ["I visited the U.S.A. last year."]),
+    ("I live in the E.U. How about you?", ["I live in the E.U.", "How about you?"]),
+    ("I live in the U.S. How about you?", ["I live in the U.S.", "How about you?"]),
+    (
+        "I work for the U.S. Government in Virginia.",
+        ["I work for the U.S. Government in Virginia."],
+    ),
+    ("I have lived in the U.S. for 20 years.", ["I have lived in the U.S. for 20 years."]),
+    (
+        "At 5 a.m. Mr. Smith went to the bank. He left the bank at 6 P.M. Mr. Smith then went "
+        "to the store.",
+        [
+            "At 5 a.m. Mr. Smith went to the bank.",
+            "He left the bank at 6 P.M.",
+            "Mr. Smith then went to the store.",
+        ],
+    ),
+    ("She has $100.00 in her bag.", ["She has $100.00 in her bag."]),
+    ("She has $100.00. It is in her bag.", ["She has $100.00.", "It is in her bag."]),
+    (
+        "He teaches science (He previously worked for 5 years as an engineer.) at the local "
+        "University.",
+        [
+            "He teaches science (He previously worked for 5 years as an engineer.) at the local "
+            "University."
+        ],
+    ),
+    (
+        "Her email is Jane.Doe@example.com. I sent her an email.",
+        ["Her email is Jane.Doe@example.com.", "I sent her an email."],
+    ),
+    (
+        "The site is: https://www.example.50.com/new-site/awesome_content.html. Please check it out.",
+        [
+            "The site is: https://www.example.50.com/new-site/awesome_content.html.",
+            "Please check it out.",
+        ],
+    ),
+    (
+        "She turned to him, 'This is great.' she said.",
+        ["She turned to him, 'This is great.' she said."],
+    ),
+    (
+        'She turned to him, "This is great." she said.',
+        ['She turned to him, "This is great." she said.'],
+    ),
+    (
+        'She turned to him, "This is great." She held the book out to show him.',
+        ['She turned to him, "This is great."', "She held the book out to show him."],
+    ),
+    ("Hello!! Long time no see.", ["Hello!!", "Long time no see."]),
+    ("Hello?? Who is there?", ["Hello??", "Who is there?"]),
+    ("Hello!? Is that you?", ["Hello!?", "Is that you?"]),
+    ("Hello?! Is that you?", ["Hello?!", "Is that you?"]),
+    ("1.) The first item 2.) The second item", ["1.) The first item", "2.) The second item"]),
+    ("1.) The first item. 2.) The second item.", ["1.) The first item.", "2.) The second item."]),
+    ("1) The first item 2) The second item", ["1) The first item", "2) The second item"]),
+    ("1) The first item. 2) The second item.", ["1) The first item.", "2) The second item."]),
+    ("1. The first item 2. The second item", ["1. The first item", "2. The second item"]),
+    ("1. The first item. 2. The second item.", ["1. The first item.", "2. The second item."]),
+    (
+        "• 9. The first item • 10. The second item",
+        ["• 9. The first item", "• 10. The second item"],
+    ),
+    ("⁃9. The first item ⁃10. The second item", ["⁃9. The first item", "⁃10. The second item"]),
+    (
+        "a. The first item b. The second item c. The third list item",
+        ["a. The first item", "b. The second item", "c. The third list item"],
+    ),
+    (
+        "You can find it at N°. 1026.253.553. That is where the treasure is.",
+        ["You can find it at N°. 1026.253.553.", "That is where the treasure is."],
+    ),
+    (
+        "She works at Yahoo! in the accounting department.",
+        ["She works at Yahoo! in the accounting department."],
+    ),
+    (
+        "We make a good team, you and I. Did you see Albert I. Jones yesterday?",
+        ["We make a good team, you and I.", "Did you see Albert I. Jones yesterday?"],
+    ),
+    (
+        "Thoreau argues that by simplifying one’s life, “the laws of the universe will appear "
+        "less complex. . . .”",
+        [
+            "Thoreau argues that by simplifying one’s life, “the laws of the universe will appear "
+            "less complex. . . .”"
+        ],
+    ),
+    (
+        '"Bohr [...] used the analogy of parallel stairways [...]" (Smith 55).',
+        ['"Bohr [...] used the analogy of parallel stairways [...]" (Smith 55).'],
+    ),
+    (
+        "If words are left off at the end of a sentence, and that is all that is omitted, "
+        "indicate the omission with ellipsis marks (preceded and followed by a space) and then "
+        "indicate the end of the sentence with a period . . . . Next sentence.",
+        [
+            "If words are left off at the end of a sentence, and that is all that is omitted, "
+            "indicate the omission with ellipsis marks (preceded and followed by a space) and "
+            "then indicate the end of the sentence with a period . . . .",
+            "Next sentence.",
+        ],
+    ),
+    (
+        "I never meant that.... She left the store.",
+        ["I never meant that....", "She left the store."],
+    ),
+    (
+        "I wasn’t really ... well, what I mean...see . . . what I'm saying, the thing is . . . "
+        "I didn’t mean it.",
+        [
+            "I wasn’t really ... well, what I mean...see . . . what I'm saying, the thing is "
+            ". . . I didn’t mean it."
+        ],
+    ),
+    (
+        "One further habit which was somewhat weakened . . . was that of combining words into "
+        "self-interpreting compounds. . . . The practice was not abandoned. . . .",
+        [
+            "One further habit which was somewhat weakened . . . was that of combining words "
+            "into self-interpreting compounds.",
+            ". . . The practice was not abandoned. . . .",
+        ],
+    ),
+]
+
+
+def test_golden_rules_score_at_least_46_of_48():
+    failures = [i for i, (text, want) in enumerate(GOLDEN_RULES, 1) if split_sentences(text) != want]
+    assert len(GOLDEN_RULES) == 48
+    # Every rule passes today; the contract is >= 46 so a deliberate trade-off stays possible.
+    assert len(GOLDEN_RULES) - len(failures) >= 46, f"failing rules: {failures}"
+    assert failures == []
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        # Money, decimals, percentages and thousands separators never end a sentence.
+        (
+            "Profits rose 3.5% to $1.2bn. Sales hit 1,000.50 units.",
+            ["Profits rose 3.5% to $1.2bn.", "Sales hit 1,000.50 units."],
+        ),
+        # Initials and titles.
+        (
+            "J. K. Rowling met Dr. Who and Gen. Smith. They talked.",
+            ["J. K. Rowling met Dr. Who and Gen. Smith.", "They talked."],
+        ),
+        # Months before a day number, "No." before a number, e.g./i.e. before a capital.
+        (
+            "On Jan. 5 the No. 10 team won, e.g. Leeds and i.e. Hull. It rained.",
+            ["On Jan. 5 the No. 10 team won, e.g. Leeds and i.e. Hull.", "It rained."],
+        ),
+        # Company suffixes end a sentence only before a usual sentence opener.
+        ("He joined Acme Inc. The rest followed.", ["He joined Acme Inc.", "The rest followed."]),
+        ("He joined Acme Inc. Europe last year.", ["He joined Acme Inc. Europe last year."]),
+        # A terminator inside closing quotes belongs to the quoted sentence.
+        (
+            '"We won. It was great." The coach smiled.',
+            ['"We won.', 'It was great."', "The coach smiled."],
+        ),
+        ("“Why?” he asked.", ["“Why?” he asked."]),
+        # A paragraph break always ends a sentence, punctuated or not.
+        ("A headline\n\nThe body starts here", ["A headline", "The body starts here"]),
+        # Dashed list lines are items of their own.
+        ("Pledges:\n- More nurses\n- Lower tax", ["Pledges:", "- More nurses", "- Lower tax"]),
+        # Parentheses: a full stop followed by a capitalised parenthesis ends the sentence.
+        ("He left. (He was tired.) Then he slept.", ["He left.", "(He was tired.)", "Then he slept."]),
+        # Unspaced ellipsis before a capital ends a sentence; before lower case it does not.
+        ("Wait... Then go. Well... maybe", ["Wait...", "Then go.", "Well... maybe"]),
+        # CJK full stops need no following space.
+        ("外は雨。中は晴れ！", ["外は雨。", "中は晴れ！"]),
+        ("", []),
+        ("   \n\n  ", []),
+    ],
+)
+def test_split_sentences_news_cases(text, want):
+    assert split_sentences(text) == want
+
+
+def test_language_abbreviations_apply_only_to_their_language():
+    text = "Es kamen ca. Hundert Leute. Dann ging er."
+    assert split_sentences(text, "de") == ["Es kamen ca. Hundert Leute.", "Dann ging er."]
+    assert split_sentences(text, "en") == ["Es kamen ca.", "Hundert Leute.", "Dann ging er."]
+
+
+def test_count_sentences_is_the_number_of_sentences():
+    text = "One. Two? Three!\n\nFour"
+    assert count_sentences(text) == 4 == len(split_sentences(text))
+
+
+def test_spans_point_at_the_sentences():
+    text = "  Hi there.  Bye.\n\nNext  "
+    spans = sentence_spans(text)
+    assert [text[a:b] for a, b in spans] == ["Hi there.", "Bye.", "Next"]
+    assert [text[a:b].strip() for a, b in paragraph_spans(text)] == ["Hi there.  Bye.", "Next"]
+
+
+_PIECES = list("aZ1 .!?\"'“”()[]\n-•…,。") + ["Mr.", "U.S.", "e.g.", "\n\n", "I. ", " 2. "]
+_TEXT = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
+
+
+@given(_TEXT)
+def test_segmentation_keeps_every_visible_character_in_order(text):
+    sentences = split_sentences(text)
+    assert "".join("".join(s.split()) for s in sentences) == "".join(text.split())
+    assert all(s and s == s.strip() for s in sentences)
+
+
+@given(_TEXT)
+def test_spans_are_ordered_and_disjoint(text):
+    spans = sentence_spans(text)
+    assert all(a < b <= c for (a, b), (c, _) in zip(spans, spans[1:], strict=False))
+
+
+def _bbc_bodies(bbc, n: int) -> list[str]:
+    """Bodies (title line dropped) of n BBC articles spread over the categories."""
+    files = sorted(bbc.glob("*/*.txt"))[:: max(1, 2225 // n)][:n]
+    raw = [f.read_bytes() for f in files]
+    texts = [b.decode("utf-8", errors="replace") for b in raw]
+    return [t.split("\n", 1)[1].strip() for t in texts]
+
+
+def test_bbc_sentences_look_like_sentences(bbc):
+    bodies = _bbc_bodies(bbc, 100)
+    sentences = [s for body in bodies for s in split_sentences(body)]
+    assert len(sentences) > 1000
+    # No sentence ends on a title abbreviation or starts in lower case.
+    assert not [s for s in sentences if s.endswith((" Mr.", " Dr.", " Mrs."))]
+    starts_lower = [s for s in sentences if s[0].islower()]
+    assert len(starts_lower) <= len(sentences) // 200, starts_lower[:5]
+
+
+def test_at_least_ten_times_faster_than_pysbd(bbc):
+    pysbd = pytest.importorskip("pysbd")
+    bodies = _bbc_bodies(bbc, 40)
+    segmenter = pysbd.Segmenter(language="en", clean=False)
+    t0 = time.perf_counter()
+    for body in bodies:
+        split_sentences(body)
+    t1 = time.perf_counter()
+    for body in bodies:
+        segmenter.segment(body)
+    t2 = time.perf_counter()
+    assert (t2 - t1) >= 10 * (t1 - t0)
