@@ -105,7 +105,9 @@ class RunState:
         ).append_column("run_id", pa.array([self.run_id] * n, pa.string()))
 
     def stage_rejects(self, rejects: pa.Table, key: str) -> None:
-        """Stamp reject rows with the run and stage them."""
+        """Stamp reject rows with the run and stage them; rejects recorded by earlier runs are skipped."""
+        rejects, skipped = self.triage.known_rejects(rejects)
+        self.n_skipped += skipped
         if rejects.num_rows == 0:
             return
         n = rejects.num_rows

@@ -117,7 +117,7 @@ def ingest(state: RunState, refs: list, key: str) -> IngestedBatch:
     """Read, hash and triage one batch of inputs, then decode what is new."""
     with Stopwatch(state, "ingest"):
         raw, rejects = ingest_stage.read_inputs(refs, state.config)
-        state.n_inputs += raw.num_rows - len(refs)  # record files hold many records
+        state.n_inputs += raw.num_rows + rejects.num_rows - len(refs)  # record files hold many records
     return admit(state, raw, rejects, key)
 
 

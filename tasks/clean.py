@@ -246,9 +246,28 @@ def _remove_repeated(text: str, repeated: frozenset[int]) -> str:
 # normalisation
 
 
+def _mojibake_hint() -> re.Pattern[str]:
+    """Character pairs that UTF-8 read as latin-1/cp1252/cp1251 produces, plus C1, ESC, surrogates.
+
+    ftfy costs ~0.3 ms per non-ASCII document even when there is nothing to fix; only text with
+    one of these pairs can be repaired by it.
+    """
+    pairs = []
+    for codec in ("latin-1", "cp1252", "cp1251"):
+        lead = bytes(range(0xC2, 0xF5)).decode(codec, errors="ignore")
+        cont = bytes(range(0x80, 0xC0)).decode(codec, errors="ignore")
+        pairs.append(f"[{re.escape(lead)}][{re.escape(cont)}]")
+    return re.compile("|".join(pairs) + r"|[\x1b\x80-\x9f\ud800-\udfff\ufffd]")
+
+
+MOJIBAKE_HINT = _mojibake_hint()
+
+
 def _fix_mojibake(text: str) -> str:
-    """Repair mis-decoded text; ASCII text cannot hold mojibake, so ftfy is skipped for it."""
-    return text if text.isascii() else ftfy.fix_text(text, FTFY_CONFIG)
+    """Repair mis-decoded text (ftfy); skipped when no mojibake-like character pair occurs."""
+    if text.isascii() or not MOJIBAKE_HINT.search(text):
+        return text
+    return ftfy.fix_text(text, FTFY_CONFIG)
 
 
 def _nfc(text: str) -> str:
@@ -262,7 +281,7 @@ def _remove_controls(text: str) -> str:
 def _tidy(text: str) -> str:
     """Single spaces, no spaces around line ends, at most one blank line, stripped."""
     text = "\n".join([" ".join(line.split()) for line in text.split("\n")])
-    return BLANK_RUN.sub("\n\n", text).strip()
+    return (BLANK_RUN.sub("\n\n", text) if "\n\n\n" in text else text).strip()
 
 
 def _normalize_whitespace(text: str) -> str:
@@ -412,7 +431,7 @@ def _strip_markup(text: str) -> str:
         text = RULE.sub("", text)
         text = QUOTE_MARK.sub("", text)
         text = BULLET.sub("", text)
-    return _tidy(_strip_inline(text))
+    return _strip_inline(text)  # the caller tidies whitespace next
 
 
 def _remove_boilerplate(text: str, pattern: re.Pattern[str] | None) -> str:
@@ -445,12 +464,15 @@ def _join_paragraphs(text: str) -> str:
     return "\n\n".join(joined)
 
 
+NEVER = re.compile(r"(?!)")  # an empty pattern list: nothing is boilerplate
+
+
 @functools.lru_cache(maxsize=16)
-def compile_boilerplate(patterns: tuple[str, ...] | None) -> re.Pattern[str] | None:
+def compile_boilerplate(patterns: tuple[str, ...] | None) -> re.Pattern[str]:
     """One case-insensitive regex matching any boilerplate pattern (None = built-in list)."""
     patterns = DEFAULT_PATTERNS if patterns is None else patterns
     if not patterns:
-        return None
+        return NEVER
     for p in patterns:
         try:
             re.compile(p)
@@ -472,6 +494,7 @@ def _clean_body(text: str, boilerplate: re.Pattern[str] | None, ops: set[str]) -
     for _ in range(MAX_PASSES):
         before = text
         text = _apply(text, OP_STRIP_MARKUP, _strip_markup, ops)
+        text = _apply(text, OP_FIX_MOJIBAKE, _fix_mojibake, ops)
         text = _apply(text, OP_REMOVE_CONTROL_CHARS, _remove_controls, ops)
         text = _apply(text, OP_NORMALIZE_UNICODE, _nfc, ops)
         text = _apply(text, OP_NORMALIZE_WHITESPACE, _tidy, ops)

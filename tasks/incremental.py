@@ -34,6 +34,24 @@ class Triage:
                 duplicates.append((row, verdict))
         return raw.take(pa.array(keep, pa.int64())), _duplicate_rejects(raw, duplicates), skipped
 
+    def known_rejects(self, rejects: pa.Table) -> tuple[pa.Table, int]:
+        """Drop rejects an earlier run already recorded for the same input; return (new, skipped)."""
+        if rejects.num_rows == 0:
+            return rejects, 0
+        keep = [
+            row
+            for row, (doc_id, uri, reason) in enumerate(
+                zip(*(rejects[c].to_pylist() for c in ("doc_id", "source_uri", "reason")), strict=True)
+            )
+            if not self._rejected_before(doc_id, uri, reason)
+        ]
+        return rejects.take(pa.array(keep, pa.int64())), rejects.num_rows - len(keep)
+
+    def _rejected_before(self, doc_id: str | None, uri: str, reason: str) -> bool:
+        if doc_id is None:
+            return (uri, reason) in self.index.unread
+        return (doc_id, uri) in self.index.rejected
+
     def _verdict(self, doc_id: str, uri: str) -> str | None:
         """None for new work, 'skip' when committed before, else the source_uri it duplicates."""
         committed_uri = self.index.documents.get(doc_id)

@@ -256,17 +256,18 @@ def discover(sources: Sequence[str], config: PipelineConfig) -> Discovery:
     visited: set[str] = set()
     for source in dict.fromkeys(sources):
         local = _local_path(source)
+        covered = _already_covered(local, visited)
         if local is not None:
             n = _discover_local(local, found, visited)
         else:
             n = _discover_fsspec(source, found)
-        if n == 0 and not _already_covered(source, local, visited):
+        if n == 0 and not covered:
             raise SourceError(f"SOURCE {source!r} matches no input ({sorted(TEXT_FORMATS)} ...)")
     inputs = sorted(found.inputs.values(), key=lambda ref: ref.uri)
     return Discovery(inputs, rejects_table(found.rejects), found.n_ignored)
 
 
-def _already_covered(source: str, local: str | None, visited: set[str]) -> bool:
+def _already_covered(local: str | None, visited: set[str]) -> bool:
     """True when a SOURCE matched nothing new only because an earlier SOURCE covered it."""
     if local is None or not os.path.exists(local):
         return False

@@ -1,10 +1,10 @@
-"""Language detection: py3langid's naive Bayes model (shipped in the pinned package), ISO 639-1 codes.
+"""Language detection with py3langid's model (shipped in the pinned package), as ISO 639-1 codes.
 
-The model is restricted to the languages below: every language textstat has constants for, Arabic, and
-the other widely written languages a news corpus may contain. Without the restriction the full model
-(140 labels) labels short English or Spanish passages as Latin, Esperanto, Maltese or Galician now and
-then, and those rows would lose their scores. Only the first 4,000 characters are read: enough for a
-stable decision and it keeps detection cheap on long documents.
+The model is restricted to the languages below: every language textstat has constants for, Arabic,
+and the other widely written languages a news corpus may contain. The full model (140 labels) now
+and then labels short English or Spanish passages as Latin, Esperanto, Maltese or Galician, and
+those rows would lose their scores. Only the first 1,000 characters (~170 words) are read: enough
+for a stable decision, and detection costs ~0.4 ms per document whatever its length.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ DETECTED_LANGUAGES = (
     # textstat's languages (constants and Pyphen dictionaries) and Arabic (Osman)
     "en", "de", "es", "fr", "it", "nl", "pl", "ru", "hu", "ar",
     # other widely written languages, detected so they are not mistaken for one of the above
-    "pt", "sv", "da", "no", "fi", "cs", "sk", "sl", "hr", "ro", "bg", "uk", "el", "tr", "ca", "et", "lv",
-    "lt", "id", "vi", "zh", "ja", "ko", "he", "fa", "hi",
+    "pt", "sv", "da", "no", "fi", "cs", "sk", "sl", "hr", "ro", "bg", "uk", "el", "tr", "ca", "et",
+    "lv", "lt", "id", "vi", "zh", "ja", "ko", "he", "fa", "hi",
 )  # fmt: skip
-SAMPLE_CHARS = 4000
+SAMPLE_CHARS = 1000
 
 _identifier = None
 _lock = threading.Lock()

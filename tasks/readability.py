@@ -1,21 +1,21 @@
 """Readability stage: textstat 0.7.13's scores and counts for every document, computed in one pass.
 
-Each document is tokenised once the way textstat tokenises it, syllables are counted once per distinct
-word with textstat's own rules (first CMUdict pronunciation for English, Pyphen otherwise) in an unbounded
-process-wide cache, and every formula is evaluated from those counts with textstat's exact arithmetic.
-The values are equal (`==`) to calling textstat's functions one by one with `set_lang(language)`, with
-these deliberate exceptions, where textstat has no meaningful value to give:
+Each document is tokenised once the way textstat tokenises it, syllables are counted once per
+distinct word with textstat's own rules (first CMUdict pronunciation for English, Pyphen otherwise)
+in an unbounded process-wide cache, and every formula is evaluated from those counts with textstat's
+exact arithmetic. The values equal (`==`) textstat's functions called one by one after
+`set_lang(language)`, except where textstat has no meaningful value to give:
 
-- a document without words gets null scores (textstat returns its 0.0 placeholders, or a clamped
-  text_standard); `reading_time` stays textstat's value (0 characters read in 0 seconds);
-- a language textstat cannot score gets null scores: one without a Pyphen dictionary (textstat raises)
-  or without textstat constants (textstat silently applies the English ones). Arabic still gets `osman`,
-  which needs neither. `n_syllables` is null without a Pyphen dictionary, `n_difficult_words` null for an
-  unscored language; the other counts are always filled;
-- the Spanish, Italian, German and Arabic formulas are null for documents in any other language.
+- a document without words gets null scores (textstat returns 0.0 placeholders, or a clamped
+  text_standard); `reading_time` stays textstat's value (0 characters are read in 0 seconds);
+- a language textstat cannot score gets null scores: one without a Pyphen dictionary (textstat
+  raises) or without textstat constants (textstat silently applies the English ones). Arabic still
+  gets `osman`, which needs neither. `n_syllables` is null without a Pyphen dictionary and
+  `n_difficult_words` null for an unscored language; the other counts are always filled;
+- the Spanish, Italian, German and Arabic formulas are null for documents in other languages.
 
-No textstat global state is touched: languages are resolved per call (see `tasks.lexicon`), so the stage
-is safe in threads and processes.
+No textstat global state is touched: languages are resolved per call (see `tasks.lexicon`), so the
+stage is safe in threads and processes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
@@ -58,7 +58,7 @@ READING_MS_PER_CHAR = 14.69
 
 # textstat's sentence regex; fragments of two words or fewer are not counted as sentences.
 _SENTENCE = re.compile(r"\b[^.!?]+[.!?]*")
-# A whitespace-separated token with a word character: exactly what survives textstat's punctuation removal.
+# A whitespace-separated token with a word character: what survives textstat's punctuation removal.
 _WORD_TOKEN = re.compile(r"[^\s\w]*\w\S*")
 _WORD_CHAR = re.compile(r"\w")
 
@@ -71,8 +71,22 @@ _FASEEH_CHAR = re.compile("[\u0626\u0621\u0624\u0630\u0638]")
 _FASEEH_PAIR = re.compile("(\u0648\u0627|\u0648\u0646)")
 
 
+class WordFacts(NamedTuple):
+    """What textstat's formulas read from one word, as 0/1 flags where they only count it."""
+
+    syllables: int
+    polysyllable: int  # >= 3 syllables
+    monosyllable: int
+    long: int  # > 6 letters (apostrophes excluded)
+    mini: int  # <= 3 letters
+    not_easy: int  # not in the easy-word list: Dale-Chall's difficult word
+    difficult: int  # not easy and >= 2 syllables: Spache's and textstat.difficult_words'
+    fog_difficult: int  # not easy and >= the language's syllable threshold: Gunning Fog's
+    linsear_easy: int  # 1 or 2 syllables
+
+
 class Language:
-    """One language's resources and its word cache: (syllables, easy, difficulty syllables, letters)."""
+    """One language's textstat resources and its unbounded cache of WordFacts per word."""
 
     def __init__(self, code: str | None) -> None:
         self.code = code
@@ -80,35 +94,47 @@ class Language:
         self.counts_syllables = self.hyphenator is not None
         self.scorable = self.counts_syllables and lexicon.has_lang_config(code or "")
         self.config = lexicon.lang_config(code or "en")
+        self.fog_threshold = int(self.config["syllable_threshold"])
         self.easy = lexicon.easy_words(code) if self.scorable else frozenset()
         is_english = self.counts_syllables and lexicon.lang_root(code or "") == "en"
         self.cmudict = lexicon.cmudict_syllables() if is_english else {}
-        self.words: dict[str, tuple[int, bool, int, int]] = {}
+        self.words: dict[str, WordFacts] = {}
 
     def syllables(self, word: str) -> int:
-        """textstat's syllables of one lower-cased word: CMUdict's stresses, else Pyphen's cuts + 1."""
+        """textstat's syllables of a lower-cased word: CMUdict stresses, else Pyphen cuts + 1."""
         found = self.cmudict.get(word)
         if found is not None:
             return found
         return len(self.hyphenator.positions(word)) + 1
 
-    def word(self, token: str) -> tuple[int, bool, int, int]:
+    def word(self, token: str) -> WordFacts:
         """Cached facts about one word as textstat's list_words returns it (case kept)."""
         facts = self.words.get(token)
         if facts is None:
             facts = self.words[token] = self._facts(token)
         return facts
 
-    def _facts(self, token: str) -> tuple[int, bool, int, int]:
+    def _facts(self, token: str) -> WordFacts:
         letters = len(token) - token.count("'")
         if not self.counts_syllables:
-            return 0, False, 0, letters
+            return WordFacts(0, 0, 0, letters > 6, letters <= 3, 0, 0, 0, 0)
         lower = token.lower()
         syllables = self.syllables(lower)
-        # is_difficult_word re-cleans the lower-cased word, which can drop marks lower() introduced ('İ').
+        # is_difficult_word re-cleans the lower-cased word: that drops marks lower() adds ('İ').
         recleaned = lexicon.strip_punctuation(lower).lower()
         hard = syllables if recleaned == lower else sum(map(self.syllables, recleaned.split()))
-        return syllables, lower in self.easy, hard, letters
+        not_easy = lower not in self.easy
+        return WordFacts(
+            syllables,
+            syllables >= 3,
+            syllables == 1,
+            letters > 6,
+            letters <= 3,
+            not_easy,
+            not_easy and hard >= 2,
+            not_easy and hard >= self.fog_threshold,
+            0 < syllables < 3,
+        )
 
 
 _languages: dict[str | None, Language] = {}
@@ -147,8 +173,8 @@ class Counts:
     n_long: int  # > 6 letters
     n_mini: int  # <= 3 letters
     n_not_easy: int  # Dale-Chall's difficult words (threshold 0)
-    n_hard_spache: int  # difficult words of >= 2 syllables
-    n_hard_fog: int  # difficult words of >= the language's syllable threshold
+    n_difficult: int  # not easy, >= 2 syllables (Spache)
+    n_fog_difficult: int  # not easy, >= the language's syllable threshold (Gunning Fog)
     n_difficult_unique: int  # distinct (case-sensitive) difficult words of >= 2 syllables
     linsear_easy: int
     linsear_hard: int
@@ -161,54 +187,50 @@ def count(text: str, lang: Language) -> Counts:
     tokens = text.split()
     stripped = lexicon.strip_punctuation(text)
     words = stripped.split()
-    fog = int(lang.config.get("syllable_threshold", 3))
-    tally = [0] * 9  # syllables, poly, mono, long, mini, not_easy, spache, fog, unique
     cache = lang.words
-    for token, k in Counter(words).items():
-        syllables, easy, hard, letters = cache.get(token) or lang.word(token)
-        _add_word(tally, k, syllables, easy, hard, letters, fog)
-    easy, difficult, prefix = _linsear(tokens, words, lang)
+    facts = [cache.get(w) or lang.word(w) for w in words]
+    totals = (
+        [sum(column) for column in zip(*facts, strict=True)]
+        if facts
+        else [0] * len(WordFacts._fields)
+    )
+    syllables, poly, mono, long, mini, not_easy, difficult, fog, _ = totals
+    # textstat.difficult_words counts distinct words, case-sensitively.
+    unique_difficult = sum(cache[w].difficult for w in set(words))
+    letters = sum(map(len, words)) - stripped.count("'")  # word characters only
+    first = facts[:LINSEAR_WORDS]
+    prefix = _linsear_prefix(tokens, len(words))
     return Counts(
         sum(map(len, tokens)),
-        sum(map(len, words)) - stripped.count("'"),  # letters: word characters, apostrophes excluded
+        letters,
         len(tokens),
         len(words),
         textstat_sentences(text),
-        *tally,
-        easy,
+        syllables,
+        poly,
+        mono,
+        long,
+        mini,
+        not_easy,
         difficult,
+        fog,
+        unique_difficult,
+        sum(f.linsear_easy for f in first),
+        sum(f.polysyllable for f in first),
         textstat_sentences(prefix),
         prefix,
     )
 
 
-def _add_word(tally: list[int], k: int, syllables: int, easy: bool, hard: int, letters: int, fog: int) -> None:
-    """Add `k` occurrences of one distinct word to the running tally."""
-    tally[0] += k * syllables
-    tally[1] += k * (syllables >= 3)
-    tally[2] += k * (syllables == 1)
-    tally[3] += k * (letters > 6)
-    tally[4] += k * (letters <= 3)
-    if not easy:
-        tally[5] += k
-        tally[6] += k * (hard >= 2)
-        tally[7] += k * (hard >= fog)
-        tally[8] += hard >= 2
-
-
-def _linsear(tokens: list[str], words: list[str], lang: Language) -> tuple[int, int, str]:
-    """Easy and hard words among the first 100, and the text prefix they come from."""
-    if len(words) > LINSEAR_WORDS:
+def _linsear_prefix(tokens: list[str], n_words: int) -> str:
+    """The text textstat's Linsear Write counts sentences in: tokens up to the 100th word."""
+    if n_words > LINSEAR_WORDS:
         seen = 0
         for end, token in enumerate(tokens, 1):
             seen += _WORD_CHAR.search(token) is not None
             if seen == LINSEAR_WORDS:
-                break
-        tokens = tokens[:end]
-    syllables = [lang.word(w)[0] for w in words[:LINSEAR_WORDS]]
-    hard = sum(1 for s in syllables if s >= 3)
-    easy = sum(1 for s in syllables if 0 < s < 3)
-    return easy, hard, " ".join(tokens)
+                return " ".join(tokens[:end])
+    return " ".join(tokens)
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -222,7 +244,15 @@ def _grades(score: float) -> list[int]:
 
 def _ease_grade(score: float) -> list[int]:
     """text_standard's grade for a Flesch Reading Ease score."""
-    for floor, grade in ((90, [5]), (80, [6]), (70, [7]), (60, [8, 9]), (50, [10]), (40, [11]), (30, [12])):
+    for floor, grade in (
+        (90, [5]),
+        (80, [6]),
+        (70, [7]),
+        (60, [8, 9]),
+        (50, [10]),
+        (40, [11]),
+        (30, [12]),
+    ):
         if floor <= score < floor + 10:
             return grade
     return [13]
@@ -259,7 +289,11 @@ def _sentence_scores(c: Counts, cfg: dict[str, float]) -> Scores:
     spw = _ratio(c.n_syllables, c.n_words)
     ready = wps != 0 and spw != 0
     ease = cfg["fre_base"] - cfg["fre_sentence_length"] * wps - cfg["fre_syll_per_word"] * spw
-    smog = (1.043 * (30 * (c.n_polysyllables / c.n_sentences)) ** 0.5) + 3.1291 if c.n_sentences else 0.0
+    smog = (
+        (1.043 * (30 * (c.n_polysyllables / c.n_sentences)) ** 0.5) + 3.1291
+        if c.n_sentences
+        else 0.0
+    )
     return {
         "flesch_reading_ease": ease if ready else 0.0,
         "flesch_kincaid_grade": (0.39 * wps) + (11.8 * spw) - 15.59 if ready else 0.0,
@@ -274,7 +308,9 @@ def _word_scores(c: Counts) -> Scores:
     sentences = _ratio(c.n_sentences, c.n_words) * 100
     cpw = _ratio(c.n_chars, c.n_tokens)
     return {
-        "coleman_liau_index": (0.058 * letters) - (0.296 * sentences) - 15.8 if letters and sentences else 0.0,
+        "coleman_liau_index": (0.058 * letters) - (0.296 * sentences) - 15.8
+        if letters and sentences
+        else 0.0,
         "automated_readability_index": (4.71 * cpw) + (0.5 * wps) - 21.43 if cpw and wps else 0.0,
         "lix": wps + 100 * c.n_long / c.n_words if c.n_words else 0.0,
         "rix": _ratio(c.n_long, c.n_sentences),
@@ -294,8 +330,8 @@ def _difficulty_scores(c: Counts) -> Scores:
     return {
         "dale_chall_readability_score": dale_chall + 3.6365 if not_easy > 5 else dale_chall,
         "linsear_write_formula": _linsear_score(c),
-        "spache_readability": (0.141 * wps) + (0.086 * (100 * c.n_hard_spache / c.n_words)) + 0.839,
-        "gunning_fog": 0.4 * (wps + 100 * c.n_hard_fog / c.n_words),
+        "spache_readability": (0.141 * wps) + (0.086 * (100 * c.n_difficult / c.n_words)) + 0.839,
+        "gunning_fog": 0.4 * (wps + 100 * c.n_fog_difficult / c.n_words),
     }
 
 
@@ -312,7 +348,9 @@ def _spanish_scores(c: Counts, cfg: dict[str, float]) -> Scores:
         "fernandez_huerta": 206.84 - (60 * spw) - (1.02 * wps) if wps and spw else 0.0,
         "szigriszt_pazos": pazos,
         "gutierrez_polini": 95.2 - 9.7 * lpw - 0.35 * wps if lpw and wps else 0.0,
-        "crawford": -0.205 * sentences100 + 0.049 * syllables100 - 3.407 if sentences100 and syllables100 else 0.0,
+        "crawford": -0.205 * sentences100 + 0.049 * syllables100 - 3.407
+        if sentences100 and syllables100
+        else 0.0,
     }
 
 
@@ -356,7 +394,8 @@ def osman(text: str, n_sentences: int) -> float:
     faseeh = sum(
         1
         for w in words
-        if _arabic_syllables(w, [w]) > 5 and len(_FASEEH_CHAR.findall(w)) + len(_FASEEH_PAIR.findall(w)) > 0
+        if _arabic_syllables(w, [w]) > 5
+        and len(_FASEEH_CHAR.findall(w)) + len(_FASEEH_PAIR.findall(w)) > 0
     )
     n = len(words)
     rates = complex_words / n + _arabic_syllables(text, words) / n + faseeh / n + long_words / n
@@ -379,11 +418,12 @@ def textstat_scores(text: str, c: Counts, lang: Language) -> Scores:
 def published_scores(text: str, c: Counts, lang: Language) -> Scores:
     """Scores from the published formulas, on the segmenter's sentences instead of textstat's regex.
 
-    Differences from textstat: every sentence count (Linsear Write's too, on its 100-word prefix) comes
-    from `tasks.segment.split_sentences`; Coleman-Liau uses 0.0588; ARI counts letters and digits only
-    (no punctuation) per word. Dale-Chall keeps textstat's first formula, which already adds 3.6365 only
-    above 5% difficult words (its v2 is the one with the wrong condition); SMOG keeps the 30-sentence
-    normalisation on any number of sentences. Words, syllables and easy-word lists are textstat's.
+    Differences from textstat: every sentence count (Linsear Write's too, on its 100-word prefix)
+    comes from `tasks.segment.split_sentences`; Coleman-Liau uses 0.0588; ARI counts letters and
+    digits only (no punctuation) per word. Dale-Chall keeps textstat's first formula, which already
+    adds 3.6365 only above 5% difficult words (its v2 has the wrong condition); SMOG keeps the
+    30-sentence normalisation on any number of sentences. Words, syllables and easy words are
+    textstat's.
     """
     from tasks.segment import split_sentences
 
@@ -395,17 +435,21 @@ def published_scores(text: str, c: Counts, lang: Language) -> Scores:
     scores = textstat_scores(text, c, lang)
     if c.n_words and c.n_sentences:
         alnum = c.n_letters - text.count("_")
-        scores["coleman_liau_index"] = 0.0588 * (100 * c.n_letters / c.n_words) - 0.296 * (
-            100 * c.n_sentences / c.n_words
-        ) - 15.8
-        scores["automated_readability_index"] = 4.71 * (alnum / c.n_words) + 0.5 * (c.n_words / c.n_sentences) - 21.43
+        scores["coleman_liau_index"] = (
+            0.0588 * (100 * c.n_letters / c.n_words)
+            - 0.296 * (100 * c.n_sentences / c.n_words)
+            - 15.8
+        )
+        scores["automated_readability_index"] = (
+            4.71 * (alnum / c.n_words) + 0.5 * (c.n_words / c.n_sentences) - 21.43
+        )
         scores["osman"] = osman(text, c.n_sentences) if lang.code == "ar" else None
         scores["text_standard"] = text_standard(scores)
     return scores
 
 
 def _nulls_applied(scores: Scores, c: Counts, lang: Language) -> Scores:
-    """Null every score that is undefined for this document or language (see the module docstring)."""
+    """Null every score undefined for this document or language (see the module docstring)."""
     defined = c.n_words > 0 and c.n_sentences > 0
     out: Scores = {}
     for name in schema.READABILITY_COLUMNS:
@@ -434,7 +478,8 @@ def score_text(text: str, lang: str | None, mode: str = "textstat") -> Scores:
 def _languages_of(texts: list[str | None], config: PipelineConfig) -> list[str | None]:
     """The forced language for every row, else each row's detected language."""
     if config.language:
-        return [config.language if t is not None else None for t in texts]
+        forced = config.language.lower()
+        return [forced if t is not None else None for t in texts]
     return [detect_language(t) if t is not None else None for t in texts]
 
 
@@ -445,7 +490,7 @@ def readability_batch(table: pa.Table, config: PipelineConfig) -> pa.Table:
     empty = dict.fromkeys(OUTPUT_NAMES)
     rows = [
         score_text(t, lang, config.readability) | {"language": lang} if t is not None else empty
-        for t, lang in zip(texts, languages)
+        for t, lang in zip(texts, languages, strict=True)
     ]
     kept = [name for name in table.column_names if name not in OUTPUT_NAMES]
     table = table.select(kept)

@@ -33,35 +33,44 @@ _BULLET_BREAK = re.compile(r"\s+(?=[•⁃▪◦‣])|[ \t]*\n\s*(?=[-*–] )")
 _BULLETS = "•⁃▪◦‣"
 _OPENERS = "\"'“‘«(["
 
+
+def _words(text: str) -> frozenset[str]:
+    """The whitespace-separated words of a literal list."""
+    return frozenset(text.split())
+
+
 # Abbreviations that precede a name or number and practically never end a sentence.
-NEVER_FINAL = frozenset(
+NEVER_FINAL = _words(
     "mr mrs ms messrs dr prof st mt ft gen sen rep gov capt col lt sgt cpl maj adm cmdr rev hon "
-    "pres supt insp det mme mlle msgr e.g i.e cf viz vs approx".split()
+    "pres supt insp det mme mlle msgr e.g i.e cf viz vs approx"
 )
 # Abbreviations that end a sentence only when no number follows ("No. 10", "p. 55", "Fig. 3").
-BEFORE_NUMBER = frozenset("no nos nr n° p pp vol vols fig figs ch art para sec op tel".split())
+BEFORE_NUMBER = _words("no nos nr n° p pp vol vols fig figs ch art para sec op tel")
 # Abbreviations that may end a sentence: they do when the next word usually starts one.
-MAY_END = frozenset(
+MAY_END = _words(
     "co corp inc ltd plc llc bros jr sr etc al esp dept est govt assn univ ave blvd rd "
     "jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri "
-    "a.m p.m".split()
+    "a.m p.m"
 )
 LANGUAGE_ABBREVIATIONS: dict[str, frozenset[str]] = {
-    "de": frozenset("z.b bzw ca hr fr nr usw vgl ggf evtl inkl bzw str abs".split()),
-    "fr": frozenset("m mm mme mlle av bd env etc p.ex cf".split()),
-    "es": frozenset("sr sra srta dña ud uds av avda etc pág núm".split()),
-    "it": frozenset("sig sigg dott prof avv ing ecc pag".split()),
-    "pt": frozenset("sr sra dr dra av etc pág nº".split()),
-    "nl": frozenset("dhr mevr mw blz bijv nr ca enz".split()),
+    "de": _words("z.b bzw ca hr fr nr usw vgl ggf evtl inkl str abs"),
+    "fr": _words("m mm mme mlle av bd env etc p.ex cf"),
+    "es": _words("sr sra srta dña ud uds av avda etc pág núm"),
+    "it": _words("sig sigg dott prof avv ing ecc pag"),
+    "pt": _words("sr sra dr dra av etc pág nº"),
+    "nl": _words("dhr mevr mw blz bijv nr ca enz"),
 }
+# Languages that write ordinals with a period ("am 3. Oktober"): small numbers act as abbreviations.
+ORDINAL_LANGUAGES = _words("de da nb nn no fi cs sk sl hr sr pl hu et lv lt is tr")
+_ORDINALS = frozenset(str(i) for i in range(1, 100)) | frozenset(f"0{i}" for i in range(1, 10))
 # Words that usually open a sentence: after a "may end" abbreviation they make it final.
-STARTERS = frozenset(
+STARTERS = _words(
     "the a an this that these those it its it's he she they we i you his her their our my your "
     "there here but and or so yet however in on at for if when while after before as since "
     "although though because what who whom why how where which meanwhile also then many most "
     "some all one both each last next according despite during under over with without from to "
     "by not now still even only other such do does did is are was were will would can could "
-    "should has have had let please yes mr mrs ms dr prof".split()
+    "should has have had let please yes mr mrs ms dr prof"
 )
 _TIME = frozenset(("a.m", "p.m"))
 
@@ -79,6 +88,8 @@ def count_sentences(text: str, language: str | None = None) -> int:
 def sentence_spans(text: str, language: str | None = None) -> list[tuple[int, int]]:
     """(start, end) offsets of each sentence of `text`, whitespace excluded, in order."""
     extra = LANGUAGE_ABBREVIATIONS.get(language or "", frozenset())
+    if language in ORDINAL_LANGUAGES:
+        extra = extra | _ORDINALS
     spans: list[tuple[int, int]] = []
     for lo, hi in paragraph_spans(text):
         for a, b in _list_items(text, lo, hi):
@@ -97,7 +108,7 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _list_items(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
-    """The paragraph text[lo:hi] cut before each bullet and each item of a list it opens (1. 2. ...)."""
+    """text[lo:hi] cut before each bullet and each item of a list it opens with (1. 2. ...)."""
     paragraph = text[lo:hi]
     bounds = [0]
     if "\n" in paragraph or any(b in paragraph for b in _BULLETS):

@@ -22,10 +22,9 @@ from tasks.config import PipelineConfig
 from tasks.errors import UsageError
 from tasks.segment import paragraph_spans, sentence_spans
 
-# Letters or digits, with inner apostrophes and hyphens: "don't", "well-known", "1990s".
-WORD = re.compile(r"[^\W_]+(?:['’\-‐][^\W_]+)*")
-# 123, 3.5, 1,200, $1.2bn, 45%: a digit run not glued to a preceding letter or digit.
-NUMBER = re.compile(r"(?<![^\W_])[$£€¥]?\d+(?:[.,]\d+)*")
+# Letters or digits, with inner apostrophes and hyphens ("don't", "well-known", "1990s") and
+# with inner decimal or thousands separators before a digit ("3.5", "1,200", "1.2bn").
+WORD = re.compile(r"[^\W_]+(?:(?:['’\-‐]|[.,](?=\d))[^\W_]+)*")
 MTLD_THRESHOLD = 0.72
 MTLD_MIN_TOKENS = 10
 LONG_WORD_LETTERS = 7
@@ -70,7 +69,7 @@ def stopwords(language: str | None) -> frozenset[str] | None:
 
 
 def statistics_batch(table: pa.Table, config: PipelineConfig) -> pa.Table:
-    """Append n_sentences, n_paragraphs and the STAT_FIELDS columns computed from text and language."""
+    """Append n_sentences, n_paragraphs and the STAT_FIELDS columns, from text and language."""
     rows = [
         document_statistics(text or "", language)
         for text, language in zip(
@@ -83,22 +82,32 @@ def statistics_batch(table: pa.Table, config: PipelineConfig) -> pa.Table:
 
 
 def document_statistics(text: str, language: str | None) -> dict[str, float | int | None]:
-    """Every statistics column of one document, in one pass over its tokens and sentences."""
-    matches = list(WORD.finditer(text))
-    tokens = " ".join(m.group() for m in matches).lower().split(" ") if matches else []
-    starts = [m.start() for m in matches]
+    """Every statistics column of one document, from one tokenisation of its sentences."""
     sentences = sentence_spans(text, language)
-    n_quotes, quoted = _quotes(text, starts)
+    lengths: list[int] = []
+    tokens: list[str] = []
+    for a, b in sentences:
+        words = WORD.findall(text, a, b)
+        lengths.append(len(words))
+        tokens += words
+    counts = _characters(text)
+    n_quotes, quoted = _quotes(text)
     return {
         "n_sentences": len(sentences),
         "n_paragraphs": len(paragraph_spans(text)),
-        **_lexical(tokens, stopwords(language)),
-        **_sentence_lengths(sentences, starts),
-        **_characters(text),
+        **_lexical(normalise(tokens), counts["letters"], stopwords(language)),
+        **_sentence_lengths(lengths),
+        "digit_ratio": _share(counts["digits"], counts["visible"]),
+        "uppercase_ratio": _share(counts["upper"], counts["letters"]),
+        "punctuation_ratio": _share(counts["punctuation"], counts["visible"]),
         "n_quotes": n_quotes,
         "quote_ratio": _share(quoted, len(tokens)),
-        "n_numbers": len(NUMBER.findall(text)),
     }
+
+
+def normalise(tokens: list[str]) -> list[str]:
+    """Tokens lower-cased, with typographic apostrophes made straight ("Don’t" -> "don't")."""
+    return " ".join(tokens).lower().replace("’", "'").split(" ") if tokens else []
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -106,24 +115,31 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _lexical(tokens: list[str], stop: frozenset[str] | None) -> dict[str, float | int | None]:
-    """Vocabulary statistics from lower-cased tokens: uniqueness, MTLD, word length, stopwords."""
+def _lexical(
+    tokens: list[str], letters: int, stop: frozenset[str] | None
+) -> dict[str, float | int | None]:
+    """Vocabulary statistics of normalised tokens: uniqueness, MTLD, lengths, stopwords, numbers."""
     n = len(tokens)
     counts = Counter(tokens)
-    letters = long_words = stop_hits = 0
+    long_words = numbers = 0
     for word, count in counts.items():
-        n_letters = len(word) if word.isalpha() else sum(c.isalpha() for c in word)
-        letters += n_letters * count
-        long_words += count if n_letters >= LONG_WORD_LETTERS else 0
-        if stop is not None and word.replace("’", "'") in stop:
-            stop_hits += count
+        if word[0].isdigit():
+            numbers += count
+        # Only words of 7+ characters can hold 7+ letters; most are pure letters.
+        if len(word) >= LONG_WORD_LETTERS and (
+            word.isalpha() or sum(c.isalpha() for c in word) >= LONG_WORD_LETTERS
+        ):
+            long_words += count
+    stop_hits = sum(counts[w] for w in counts.keys() & stop) if stop is not None else 0
     return {
         "n_unique_words": len(counts),
         "type_token_ratio": _share(len(counts), n),
         "mtld": mtld(tokens),
+        # Every letter of the text lies inside a word token, so the text's letter count is theirs.
         "avg_word_length": _share(letters, n),
         "long_word_ratio": _share(long_words, n),
         "stopword_ratio": _share(stop_hits, n) if stop is not None else None,
+        "n_numbers": numbers,
     }
 
 
@@ -142,34 +158,32 @@ def _mtld_pass(tokens: Sequence[str], threshold: float) -> float | None:
     """Tokens per factor in one direction; the last segment adds a partial factor."""
     factors = 0.0
     types: set[str] = set()
-    in_segment = 0
+    n_types = in_segment = 0
     ttr = 1.0
     for token in tokens:
-        types.add(token)
+        if token not in types:
+            types.add(token)
+            n_types += 1
         in_segment += 1
-        ttr = len(types) / in_segment
+        ttr = n_types / in_segment
         if ttr <= threshold:
             factors += 1
             types = set()
-            in_segment = 0
+            n_types = in_segment = 0
             ttr = 1.0
     # Partial credit: how far the unfinished segment's TTR has fallen towards the threshold.
     factors += (1 - ttr) / (1 - threshold)
     return len(tokens) / factors if factors else None
 
 
-def _sentence_lengths(
-    sentences: list[tuple[int, int]], starts: list[int]
-) -> dict[str, float | int | None]:
+def _sentence_lengths(lengths: list[int]) -> dict[str, float | int | None]:
     """Mean, population std and max of word tokens per sentence (None without sentences)."""
-    if not sentences:
-        return {"avg_sentence_length": None, "sentence_length_std": None, "max_sentence_length": None}
-    lengths, i, n = [], 0, len(starts)
-    for _, end in sentences:
-        first = i
-        while i < n and starts[i] < end:
-            i += 1
-        lengths.append(i - first)
+    if not lengths:
+        return {
+            "avg_sentence_length": None,
+            "sentence_length_std": None,
+            "max_sentence_length": None,
+        }
     mean = sum(lengths) / len(lengths)
     variance = sum((x - mean) ** 2 for x in lengths) / len(lengths)
     return {
@@ -183,11 +197,11 @@ def _sentence_lengths(
 def _char_class(c: str) -> tuple[bool, bool, bool, bool]:
     """(is digit, is letter, is upper-case letter, is punctuation) for one character."""
     punct = c in string.punctuation or unicodedata.category(c).startswith("P")
-    return c.isdigit(), c.isalpha(), c.isupper(), punct
+    return c.isdigit(), c.isalpha(), c.isalpha() and c.isupper(), punct
 
 
-def _characters(text: str) -> dict[str, float | None]:
-    """Digit and punctuation shares of non-whitespace characters, upper-case share of letters."""
+def _characters(text: str) -> dict[str, int]:
+    """Counts of non-whitespace characters, digits, letters, upper-case letters and punctuation."""
     visible = digits = letters = upper = punct = 0
     for c, count in Counter(text).items():
         if c.isspace():
@@ -196,31 +210,28 @@ def _characters(text: str) -> dict[str, float | None]:
         visible += count
         digits += count * is_digit
         letters += count * is_letter
-        upper += count * (is_letter and is_upper)
+        upper += count * is_upper
         punct += count * is_punct
     return {
-        "digit_ratio": _share(digits, visible),
-        "uppercase_ratio": _share(upper, letters),
-        "punctuation_ratio": _share(punct, visible),
+        "visible": visible,
+        "digits": digits,
+        "letters": letters,
+        "upper": upper,
+        "punctuation": punct,
     }
 
 
-def _quotes(text: str, starts: list[int]) -> tuple[int, int]:
+def _quotes(text: str) -> tuple[int, int]:
     """(quoted passages, word tokens inside them); a quote left open closes at its paragraph end."""
     if not _QUOTE_MARK.search(text):
         return 0, 0
     passages = quoted = 0
-    i, n = 0, len(starts)
     for lo, hi in paragraph_spans(text):
         for a, b in _quote_spans(text, lo, hi):
-            while i < n and starts[i] < a:
-                i += 1
-            first = i
-            while i < n and starts[i] < b:
-                i += 1
-            if i > first:  # a passage holds at least one word
+            words = len(WORD.findall(text, a, b))
+            if words:  # a passage holds at least one word
                 passages += 1
-                quoted += i - first
+                quoted += words
     return passages, quoted
 
 
@@ -248,9 +259,7 @@ def corpus_stats(
         return schema.CORPUS_STATS.empty_table()
     names = ", ".join(_quote_ident(c) for c in columns)
     order = ", ".join(_quote_literal(c) for c in columns)
-    quantiles = ", ".join(
-        f"quantile_cont(value, {q}) AS {name}" for name, q in QUANTILES.items()
-    )
+    quantiles = ", ".join(f"quantile_cont(value, {q}) AS {name}" for name, q in QUANTILES.items())
     sql = f"""
         WITH long AS (
             FROM (SELECT collection, {_casts(columns)} FROM data)
@@ -359,23 +368,21 @@ def terms_partial(table: pa.Table, config: PipelineConfig) -> pa.Table:
 
 
 def document_terms(text: str, language: str | None) -> Counter[str]:
-    """Occurrences of each term: lower-cased word tokens of 2+ characters with a letter, no stopword."""
-    stop = stopwords(language) or frozenset()
-    counts = Counter(m.group().lower() for m in WORD.finditer(text))
-    return Counter(
-        {
-            word: count
-            for word, count in counts.items()
-            if len(word) >= 2
-            and word.replace("’", "'") not in stop
-            and any(c.isalpha() for c in word)
-        }
-    )
+    """Occurrences of each term: normalised tokens of 2+ characters with a letter, no stopword."""
+    counts = Counter(normalise(WORD.findall(text)))
+    for word in counts.keys() & (stopwords(language) or frozenset()):
+        del counts[word]
+    for word in [w for w in counts if len(w) < 2 or not _has_letter(w)]:
+        del counts[word]
+    return counts
 
 
-def top_terms(
-    partials: Sequence[pa.Table], run_id: str, fingerprint: str, n: int
-) -> pa.Table:
+def _has_letter(word: str) -> bool:
+    """Whether a word holds at least one letter."""
+    return word.isalpha() or any(c.isalpha() for c in word)
+
+
+def top_terms(partials: Sequence[pa.Table], run_id: str, fingerprint: str, n: int) -> pa.Table:
     """TERMS rows: the n most frequent terms per collection and for '*', ties by term ascending."""
     merged = pa.concat_tables([p.select(TERMS_PARTIAL.names).cast(TERMS_PARTIAL) for p in partials])
     if merged.num_rows == 0:

@@ -77,7 +77,9 @@ def test_textstat_counts_syllables_offline(fresh_cache, no_network, monkeypatch)
     from textstat.backend.utils import get_cmudict
 
     # A fresh NLTK loader and textstat cache: the dictionary must be found anew, without a network.
-    monkeypatch.setattr(nltk.corpus, "cmudict", LazyCorpusLoader("cmudict", CMUDictCorpusReader, ["cmudict"]))
+    monkeypatch.setattr(
+        nltk.corpus, "cmudict", LazyCorpusLoader("cmudict", CMUDictCorpusReader, ["cmudict"])
+    )
     get_cmudict.cache_clear()
     try:
         lexicon.ensure_cmudict()
@@ -107,7 +109,10 @@ def test_cmudict_syllables_equal_nltk_first_pronunciations():
     pronunciations = nltk.corpus.cmudict.dict()
     syllables = lexicon.cmudict_syllables()
     assert syllables.keys() == pronunciations.keys()
-    assert all(syllables[w] == sum(p[-1].isdigit() for p in prons[0]) for w, prons in pronunciations.items())
+    assert all(
+        syllables[w] == sum(p[-1].isdigit() for p in prons[0])
+        for w, prons in pronunciations.items()
+    )
 
 
 def test_lang_config_falls_back_to_english_keys():
@@ -135,4 +140,6 @@ def test_hyphenator_is_none_without_a_pyphen_dictionary():
 def test_strip_punctuation_keeps_contraction_apostrophes(text, expected):
     from textstat.backend.transformations import remove_punctuation
 
-    assert lexicon.strip_punctuation(text) == expected == remove_punctuation(text, rm_apostrophe=False)
+    assert (
+        lexicon.strip_punctuation(text) == expected == remove_punctuation(text, rm_apostrophe=False)
+    )

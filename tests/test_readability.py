@@ -1,4 +1,4 @@
-"""The readability engine equals textstat 0.7.13 called function by function (`==`, nulls by rule)."""
+"""The readability engine equals textstat 0.7.13 called function by function (`==`, nulls aside)."""
 
 from __future__ import annotations
 
@@ -80,7 +80,11 @@ def expected_row(text: str, lang: str) -> dict:
 def assert_parity(text: str, lang: str) -> None:
     got = score_text(text, lang)
     want = expected_row(text, lang)
-    diff = {k: (got[k], want[k]) for k in want if got[k] != want[k] or (got[k] is None) != (want[k] is None)}
+    diff = {
+        k: (got[k], want[k])
+        for k in want
+        if got[k] != want[k] or (got[k] is None) != (want[k] is None)
+    }
     assert not diff, f"{lang} {text[:80]!r}: {diff}"
 
 
@@ -93,7 +97,8 @@ FIXTURES = [
     "A well-known state-of-the-art co-operative. Re-enter the mother-in-law's house.",
     "Don't you think it's 'quoted'? They'll say we've done it; I'd agree. O'Neill's rock 'n' roll.",
     "Café naïve Zoë Müller façade. Ångström über İstanbul ΣΟΦΙΑΣ straße.",
-    "Pneumonoultramicroscopicsilicovolcanoconiosis supercalifragilisticexpialidocious antidisestablishment.",
+    "Pneumonoultramicroscopicsilicovolcanoconiosis supercalifragilisticexpialidocious and "
+    "antidisestablishmentarianism.",
     "... !!! ??? --- ,,, ;;; ''' \"\"\" ()",
     "U.S. officials said at 9 a.m. that Mr. Smith, 45, had left. He went home. Yes.",
     "Line one\nLine two without stop\n\nA new paragraph here. And another sentence follows it.",
@@ -144,7 +149,9 @@ def test_arabic_gets_osman_equal_to_textstat_and_no_other_score():
     assert row["osman"] == textstat.osman(text)
     assert all(row[name] is None for name in schema.READABILITY_COLUMNS if name != "osman")
     assert row["n_syllables"] is None and row["n_difficult_words"] is None
-    assert row["n_words"] == textstat.lexicon_count(text) and row["n_chars"] == textstat.char_count(text)
+    assert row["n_words"] == textstat.lexicon_count(text) and row["n_chars"] == textstat.char_count(
+        text
+    )
 
 
 def test_language_without_textstat_constants_keeps_its_counts():
@@ -170,13 +177,13 @@ def test_no_words_gives_null_scores_but_a_reading_time():
     assert row["reading_time"] == 14.69 * 5 / 1000 and row["n_words"] == 0
 
 
-WORDS = (
+WORDS = str.split(
     "the a of and to in is was he she it they said government minister election people year "
     "market company shares growth economy technology mobile phone software internet music film "
     "award actor football match player season win beautiful extraordinary unbelievable "
     "don't it's we'll I'd 'quoted' well-known co-operate U.S. Mr. e.g. 9.5 1,200 $4bn 45% "
     "café naïve Müller İstanbul ΣΟΦΙΑΣ straße über résumé Ångström _under_score"
-).split()
+)
 PIECES = st.one_of(
     st.sampled_from(WORDS),
     st.sampled_from(list(".,;:!?-'\"()…—–")),
@@ -232,10 +239,14 @@ def test_bbc_documents_equal_textstat():
         assert_parity(body, "en")
 
 
-def test_threads_give_the_sequential_results():
+def test_threads_give_the_sequential_results(monkeypatch):
+    from tasks import readability
+
     jobs = [(text, lang) for lang, text in LANGUAGE_TEXTS.items()] + [(t, "en") for t in FIXTURES]
     jobs = jobs * 4
     sequential = [score_text(t, lang) for t, lang in jobs]
+    # Cold language and word caches: the threads race to build them.
+    monkeypatch.setattr(readability, "_languages", {})
     results: dict[int, dict] = {}
 
     def work(offset: int) -> None:
@@ -251,24 +262,38 @@ def test_threads_give_the_sequential_results():
 
 
 def _table(texts: list[str | None]) -> pa.Table:
-    return pa.table({"doc_id": [str(i) for i in range(len(texts))], "text": pa.array(texts, pa.string())})
+    return pa.table(
+        {"doc_id": [str(i) for i in range(len(texts))], "text": pa.array(texts, pa.string())}
+    )
 
 
 def test_batch_appends_typed_columns_in_schema_order():
-    out = readability_batch(_table(["Hello world. This is a test of it.", None]), PipelineConfig(language="en"))
+    out = readability_batch(
+        _table(["Hello world. This is a test of it.", None]), PipelineConfig(language="en")
+    )
     assert out.column_names == ["doc_id", "text"] + OUTPUT_NAMES
     for name in OUTPUT_NAMES:
         assert out.schema.field(name).type == schema.DOCUMENTS.field(name).type
     first, missing = out.to_pylist()
-    assert first == {"doc_id": "0", "text": first["text"]} | {"language": "en"} | score_text(first["text"], "en")
+    assert first == {"doc_id": "0", "text": first["text"]} | {"language": "en"} | score_text(
+        first["text"], "en"
+    )
     assert all(missing[name] is None for name in OUTPUT_NAMES)
 
 
 def test_batch_detects_each_row_language():
-    texts = [LANGUAGE_TEXTS["es"], LANGUAGE_TEXTS["de"], "The minister said the plan would help schools.", "123"]
+    texts = [
+        LANGUAGE_TEXTS["es"],
+        LANGUAGE_TEXTS["de"],
+        "The minister said the plan would help schools.",
+        "123",
+    ]
     out = readability_batch(_table(texts), PipelineConfig())
     assert out.column("language").to_pylist() == ["es", "de", "en", None]
-    assert out.column("fernandez_huerta").to_pylist()[0] == score_text(texts[0], "es")["fernandez_huerta"]
+    assert (
+        out.column("fernandez_huerta").to_pylist()[0]
+        == score_text(texts[0], "es")["fernandez_huerta"]
+    )
 
 
 def test_batch_replaces_an_existing_language_column():
@@ -283,15 +308,22 @@ def _segmenter():
 
 def test_published_mode_uses_segmenter_sentences_and_published_coefficients():
     segment = _segmenter()
-    text = "The U.S. economy grew 3.5% in 2004. Mr. Brown said so at 9 a.m. on Monday. Markets rose!"
+    text = (
+        "The U.S. economy grew 3.5% in 2004. Mr. Brown said so at 9 a.m. on Monday. Markets rose!"
+    )
     c = score_text(text, "en", "published")
     t = score_text(text, "en")
     n = len(segment.split_sentences(text, "en"))
     words, letters = t["n_words"], t["n_letters"]
-    assert c["coleman_liau_index"] == 0.0588 * (100 * letters / words) - 0.296 * (100 * n / words) - 15.8
+    assert (
+        c["coleman_liau_index"]
+        == 0.0588 * (100 * letters / words) - 0.296 * (100 * n / words) - 15.8
+    )
     alnum = sum(ch.isalnum() for ch in text)
     assert c["automated_readability_index"] == 4.71 * (alnum / words) + 0.5 * (words / n) - 21.43
-    assert c["flesch_kincaid_grade"] == 0.39 * (words / n) + 11.8 * (t["n_syllables"] / words) - 15.59
+    assert (
+        c["flesch_kincaid_grade"] == 0.39 * (words / n) + 11.8 * (t["n_syllables"] / words) - 15.59
+    )
     assert c["reading_time"] == t["reading_time"]
 
 
@@ -305,5 +337,9 @@ def test_published_dale_chall_adds_constant_only_above_five_percent():
 
 def test_batch_published_mode():
     _segmenter()
-    out = readability_batch(_table([LANGUAGE_TEXTS["it"]]), PipelineConfig(language="it", readability="published"))
-    assert out.column("gulpease_index").to_pylist() == [score_text(LANGUAGE_TEXTS["it"], "it", "published")["gulpease_index"]]
+    out = readability_batch(
+        _table([LANGUAGE_TEXTS["it"]]), PipelineConfig(language="it", readability="published")
+    )
+    assert out.column("gulpease_index").to_pylist() == [
+        score_text(LANGUAGE_TEXTS["it"], "it", "published")["gulpease_index"]
+    ]

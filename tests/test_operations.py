@@ -1,0 +1,327 @@
+"""Operating proseflow: server command, schedules, tags, scale-out; the `server` tests use a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from flows import operate, runtime
+from tasks.config import READABILITY_MODES, RUNNERS, PipelineConfig
+from tasks.errors import UsageError
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+BBC = REPO.parent / "shared" / "corpora" / "bbc"
+PROSEFLOW = [str(Path(sys.executable).with_name("proseflow"))]
+VOLATILE = ("run_id", "processed_at")
+
+
+# ---------------------------------------------------------------- server command
+
+
+def test_server_env_keeps_state_local_and_points_the_ui_at_its_port(tmp_path):
+    env = operate.server_env("127.0.0.1", 4321, {"PATH": "/bin"}, tmp_path)
+    assert env["PREFECT_HOME"] == str(tmp_path / ".prefect")
+    assert env["PREFECT_API_URL"] == env["PREFECT_UI_API_URL"] == "http://127.0.0.1:4321/api"
+    assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    assert env["DO_NOT_TRACK"] == "1"
+    assert env["PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT"] == "false"
+    assert env["PATH"] == "/bin"
+
+
+def test_server_env_respects_a_prefect_home_already_set(tmp_path):
+    env = operate.server_env("127.0.0.1", 4200, {"PREFECT_HOME": "/srv/prefect"}, tmp_path)
+    assert env["PREFECT_HOME"] == "/srv/prefect"
+
+
+def test_api_url_of_a_wildcard_bind_is_loopback():
+    assert operate.api_url("0.0.0.0", 4200) == "http://127.0.0.1:4200/api"
+    assert operate.server_command("127.0.0.1", 4200)[-4:] == ["--host", "127.0.0.1", "--port", "4200"]
+
+
+@pytest.mark.parametrize("command", ["server", "serve"])
+def test_operating_commands_have_help(command, capsys):
+    from flows.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args([command, "--help"])
+    assert exit_.value.code == 0
+    assert "PREFECT" in capsys.readouterr().out
+
+
+def test_serve_needs_a_schedule():
+    from flows.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["serve", "seeds/"])
+    assert exit_.value.code == 2
+
+
+# ---------------------------------------------------------------- schedules, tags, runners
+
+
+def test_serve_refuses_without_a_server():
+    with pytest.raises(UsageError, match="PREFECT_API_URL") as error:
+        runtime.require_api_server("")
+    assert error.value.exit_code == 2
+    assert runtime.require_api_server("http://127.0.0.1:1/api") == "http://127.0.0.1:1/api"
+
+
+def test_serve_command_without_a_server_prints_one_line_and_exits_2(tmp_path):
+    env = _clean_env(tmp_path)
+    done = subprocess.run(
+        [*PROSEFLOW, "serve", str(SEEDS), "--interval", "5"], env=env, cwd=REPO,
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "proseflow server" in done.stderr
+
+
+def test_run_tags_name_the_source_and_the_version():
+    from tasks.provenance import pipeline_version
+
+    assert runtime.run_tags(["data/seeds/"]) == ["seeds", f"proseflow-{pipeline_version()}"]
+    assert runtime.run_tags([], "*")[0] == "reprocess-all"
+
+
+configs = st.builds(
+    PipelineConfig,
+    language=st.none() | st.sampled_from(["en", "de", "fr"]),
+    readability=st.sampled_from(READABILITY_MODES),
+    batch_size=st.integers(1, 10_000),
+    workers=st.integers(1, 64),
+    runner=st.sampled_from(RUNNERS),
+    dask_address=st.none() | st.just("tcp://127.0.0.1:8786"),
+    boilerplate_patterns=st.none() | st.lists(st.text("abc ^$", max_size=10), max_size=3).map(tuple),
+)
+
+
+@given(configs)
+def test_deployment_parameters_survive_json(config):
+    params = runtime.deployment_parameters(["seeds/"], "outputs", config)
+    back = json.loads(json.dumps(params))
+    assert back["sources"] == ["seeds/"]
+    assert PipelineConfig.from_dict(back["config"]) == config
+
+
+def test_task_runner_follows_workers_and_runner():
+    from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+    from prefect_dask import DaskTaskRunner
+
+    assert isinstance(runtime.task_runner(PipelineConfig()), ThreadPoolTaskRunner)
+    processes = runtime.task_runner(PipelineConfig(workers=2))
+    assert isinstance(processes, ProcessPoolTaskRunner) and processes._max_workers == 2
+    assert processes.duplicate()._initializer is runtime.quiet_worker
+    local = runtime.task_runner(PipelineConfig(runner="dask", workers=3))
+    assert isinstance(local, DaskTaskRunner)
+    assert local.cluster_kwargs["n_workers"] == 3 and local.cluster_kwargs["threads_per_worker"] == 1
+    remote = runtime.task_runner(PipelineConfig(runner="dask", dask_address="tcp://10.0.0.1:8786"))
+    assert remote.address == "tcp://10.0.0.1:8786"
+
+
+def test_what_workers_receive_pickles():
+    import cloudpickle
+
+    from flows.stages import IngestedBatch, StageResult
+
+    table = pa.table({"doc_id": ["a"], "text": ["Words."]})
+    batch = IngestedBatch("b00000", "/tmp/b00000.arrow", 1, table, Counter({"news": 1}))
+    result = StageResult("b00000", table, None, {"clean": 0.5}, table)
+    config = PipelineConfig(workers=2, boilerplate_patterns=("^Share this",))
+    for value in (batch, result, config, runtime.quiet_worker):
+        assert pickle.loads(cloudpickle.dumps(value)) == value
+
+
+# ---------------------------------------------------------------- against a real server
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a child proseflow: no inherited Prefect settings, its own PREFECT_HOME."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(home / "prefect-home"), DO_NOT_TRACK="1", PYTHONPATH=str(REPO))
+    env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", **extra)
+    return env
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`proseflow server` on a free loopback port with its own PREFECT_HOME; stopped with Ctrl-C."""
+    if shutil.which("prefect", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("prefect is not installed beside this Python")
+    home = tmp_path_factory.mktemp("server")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    process = subprocess.Popen(
+        [*PROSEFLOW, "server", "--port", str(port)], cwd=home, env=_clean_env(home),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not _healthy(url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.skip(f"prefect server start did not come up on port {port}: {process.stdout.read()[-500:]}")
+        time.sleep(0.5)
+    yield url
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0, output[-1000:]
+    assert "Traceback" not in output
+    assert f"export PREFECT_API_URL={url}" in output
+
+
+@pytest.fixture
+def client(server):
+    """A Prefect client on the test server, without touching the session's other settings."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: server}), get_client(sync_client=True) as client_:
+        yield client_
+
+
+def _proseflow(server: str, tmp_path: Path, *args: str, timeout: float = 90) -> dict:
+    """Run `proseflow run ... --json` against the server; its summary."""
+    env = _clean_env(tmp_path, PREFECT_API_URL=server)
+    done = subprocess.run(
+        [*PROSEFLOW, "run", *args, "--json"], cwd=REPO, env=env, capture_output=True, text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout[done.stdout.index("{"):])
+
+
+@pytest.mark.server
+def test_run_against_a_server_records_batch_tasks_tags_and_artifacts(server, client, tmp_path):
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterId,
+    )
+
+    from tasks.provenance import pipeline_version
+
+    summary = _proseflow(server, tmp_path, str(SEEDS), "--output", str(tmp_path / "out"))
+    run = client.read_flow_run(summary["run_id"])
+    assert run.state.is_completed()
+    assert {"seeds", f"proseflow-{pipeline_version()}"} <= set(run.tags)
+    only_this = FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
+    task_runs = client.read_task_runs(flow_run_filter=only_this)
+    # A task run is named after its task plus Prefect's "-<n>" suffix.
+    names = {t.name.rsplit("-", 1)[0] for t in task_runs}
+    assert {"ingest [1/1]", "clean [1/1]", "readability [1/1]", "statistics [1/1]", "commit"} <= names
+    assert len(task_runs) < 12
+    assert all(t.state.is_completed() for t in task_runs)
+    artifacts = client.read_artifacts(
+        artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+    )
+    kinds = {(a.key, a.type) for a in artifacts}
+    assert {("proseflow-summary", "markdown"), ("proseflow-output", "markdown")} <= kinds
+    assert ("proseflow-progress", "progress") in kinds
+    if summary["n_documents"]:
+        assert ("proseflow-collections", "table") in kinds
+
+
+@pytest.mark.server
+def test_serve_runs_on_its_schedule_and_pauses_on_stop(server, client, tmp_path):
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    name = f"test-{tmp_path.name[-12:]}"
+    process = subprocess.Popen(
+        [*PROSEFLOW, "serve", str(SEEDS), "--interval", "5", "--name", name, "--output", str(tmp_path / "out")],
+        cwd=REPO, env=_clean_env(tmp_path, PREFECT_API_URL=server), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    deployment = None
+    try:
+        completed = []
+        deadline = time.monotonic() + 75
+        while not completed and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(2)
+            deployment = deployment or _deployment(client, f"proseflow/{name}")
+            if deployment is not None:
+                only = DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+                completed = [r for r in client.read_flow_runs(deployment_filter=only) if r.state.is_completed()]
+        assert completed, "no scheduled run completed within 75 s"
+        assert "seeds" in completed[0].tags
+        assert completed[0].parameters["config"] == PipelineConfig().to_dict()
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=30)[0]
+        if deployment is not None:
+            client.delete_deployment(deployment.id)
+    assert process.returncode == 0, output[-2000:]
+
+
+def _deployment(client, name: str):
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        return client.read_deployment_by_name(name)
+    except ObjectNotFound:
+        return None
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory) -> Path:
+    """60 BBC articles from three categories, enough for three batches of 20."""
+    if not BBC.is_dir():
+        pytest.skip("../shared/corpora/bbc is not present")
+    root = tmp_path_factory.mktemp("corpus")
+    for category in ("business", "sport", "tech"):
+        (root / category).mkdir()
+        for path in sorted((BBC / category).glob("*.txt"))[:20]:
+            shutil.copy(path, root / category / path.name)
+    return root
+
+
+def _documents(output: Path) -> pa.Table:
+    from tasks.store import Output
+
+    table = Output.open(output, create=False).read("documents")
+    return table.drop_columns(list(VOLATILE)).sort_by("doc_id")
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_process_and_dask_runs_equal_the_local_run(server, small_corpus, tmp_path):
+    common = [str(small_corpus), "--batch-size", "20"]
+    local = _proseflow(server, tmp_path, *common, "--output", str(tmp_path / "local"))
+    procs = _proseflow(server, tmp_path, *common, "--workers", "2", "--output", str(tmp_path / "procs"))
+    dask = _proseflow(
+        server, tmp_path, *common, "--runner", "dask", "--workers", "2", "--output", str(tmp_path / "dask")
+    )
+    assert local["n_documents"] == procs["n_documents"] == dask["n_documents"] == 60
+    expected = _documents(tmp_path / "local")
+    assert _documents(tmp_path / "procs").equals(expected)
+    assert _documents(tmp_path / "dask").equals(expected)
