@@ -179,8 +179,10 @@ def check_sources(sources: Sequence[str]) -> None:
 
 def execute(sources: list[str], output: str, config: PipelineConfig, from_raw: str | None = None) -> dict:
     """Run the flow in this process and return its summary."""
+    from flows.console import hide_tracebacks
     from flows.runtime import run_flow
 
+    hide_tracebacks()
     return run_flow(sources, output, config, from_raw)
 
 

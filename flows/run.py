@@ -15,6 +15,7 @@ from tasks.config import PipelineConfig, canonical_json
 from tasks.incremental import Triage, new_raw_rows
 from tasks.provenance import all_versions, pipeline_fingerprint, pipeline_version
 from tasks.schema import RUNS
+from tasks.stats import TERMS_PARTIAL
 
 STAGES = ("discover", "ingest", "clean", "readability", "statistics", "commit")
 
@@ -141,7 +142,8 @@ class RunState:
         merged = pa.concat_tables(tables).group_by(["collection", "term"]).aggregate(
             [("document_frequency", "sum"), ("term_frequency", "sum")]
         )
-        self.terms = merged.rename_columns(["collection", "term", "document_frequency", "term_frequency"])
+        names = ["collection", "term", "document_frequency", "term_frequency"]
+        self.terms = merged.rename_columns(names).cast(TERMS_PARTIAL)
 
     def runs_row(self, status: str, error: str | None = None) -> pa.Table:
         row = dict(self.info())

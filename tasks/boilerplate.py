@@ -9,15 +9,18 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
     r"^to contact (the|us)\b.{0,120}$",
     r"^(contact us|get in touch)\b.{0,100}$",
     r"^(subscribe|sign up|register)( now| today| here)?[.!:]?$",
-    r"^(subscribe|sign up) (to|for) (our|the|my) .{0,80}(newsletter|updates|emails?|channel|podcast)\b.{0,60}$",
+    r"^(subscribe|sign up) (to|for) (our|the|my) .{0,80}"
+    r"(newsletter|updates|emails?|channel|podcast)\b.{0,60}$",
     r"^(share|share this( article| story| page)?|share on \w+|share via \w+)[:.!]?$",
-    r"^(share|tweet|email|print)( this)?( (on|via) \w+)?( \| (share|tweet|email|print)( on \w+)?)+$",
+    r"^(share|tweet|email|print)( this)?( (on|via) \w+)?"
+    r"( \| (share|tweet|email|print)( on \w+)?)+$",
     r"^(copyright|©|\(c\))\s*(\d{4}|[^\s]).{0,150}$",
     r"^.{0,150}\ball rights reserved\.?$",
     r"^click here\b.{0,150}$",
     r"^follow (us|me)\b.{0,100}$",
     r"^(advertisement|advertising|sponsored( content)?|ad)$",
-    r"^(read more|related( articles| stories| content)?|see also|more on this story|most popular)[:.]?$",
+    r"^(read more|related( articles| stories| content)?|see also|more on this story"
+    r"|most popular)[:.]?$",
     r"^(tags?|filed under|topics?):\s.{0,150}$",
     r"^(https?://|www\.)\S+$",
     r"^([\w-]+\.)+(com|org|net|info|co\.uk|uk|io|news)(/\S*)?$",

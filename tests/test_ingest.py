@@ -17,7 +17,7 @@ import pytest
 from tasks import ingest, schema
 from tasks.config import PipelineConfig
 from tasks.errors import SourceError
-from tasks.ingest import discover, decode_batch, read_inputs
+from tasks.ingest import decode_batch, discover, read_inputs
 
 CONFIG = PipelineConfig()
 BBC = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "bbc"
@@ -39,15 +39,27 @@ def ingest_all(sources: list[str], config: PipelineConfig = CONFIG) -> tuple[pa.
 
 def reasons(rejects: pa.Table) -> dict[str, str]:
     """Reject reason by file name (or name#record)."""
-    return {uri.rsplit("/", 1)[-1]: r for uri, r in zip(rejects["source_uri"].to_pylist(),
-                                                         rejects["reason"].to_pylist(), strict=True)}
+    return {
+        uri.rsplit("/", 1)[-1]: r
+        for uri, r in zip(
+            rejects["source_uri"].to_pylist(), rejects["reason"].to_pylist(), strict=True
+        )
+    }
 
 
 def decode_one(data: bytes, fmt: str = "txt") -> tuple[dict | None, dict | None]:
     """(ingested row, reject row) of one raw document built by hand."""
     raw = pa.Table.from_pylist(
-        [{"doc_id": "x", "content": data, "n_bytes": len(data), "format": fmt,
-          "source_uri": "mem", "collection": ""}],
+        [
+            {
+                "doc_id": "x",
+                "content": data,
+                "n_bytes": len(data),
+                "format": fmt,
+                "source_uri": "mem",
+                "collection": "",
+            }
+        ],
         schema=ingest.RAW_BATCH,
     )
     ingested, rejects = decode_batch(raw, CONFIG)
@@ -58,17 +70,34 @@ def decode_one(data: bytes, fmt: str = "txt") -> tuple[dict | None, dict | None]
 
 
 def test_discover_formats_collections_hidden_and_ignored(tmp_path: Path) -> None:
-    for name in ("a.txt", "sub/b.md", "sub/deep/c.html", "d.txt.gz", "e.jsonl", "f.csv",
-                 "g.parquet", "h.HTM", "i.jsonl.gz"):
+    for name in (
+        "a.txt",
+        "sub/b.md",
+        "sub/deep/c.html",
+        "d.txt.gz",
+        "e.jsonl",
+        "f.csv",
+        "g.parquet",
+        "h.HTM",
+        "i.jsonl.gz",
+    ):
         write(tmp_path / name, "x")
     for name in (".hidden/x.txt", ".h.txt", "notes.pdf", "img.png", "g.parquet.gz"):
         write(tmp_path / name, "x")
     found = discover([str(tmp_path)], CONFIG)
-    got = {Path(r.uri).relative_to(tmp_path).as_posix(): (r.collection, r.format) for r in found.inputs}
+    got = {
+        Path(r.uri).relative_to(tmp_path).as_posix(): (r.collection, r.format) for r in found.inputs
+    }
     assert got == {
-        "a.txt": ("", "txt"), "sub/b.md": ("sub", "md"), "sub/deep/c.html": ("sub/deep", "html"),
-        "d.txt.gz": ("", "txt"), "e.jsonl": ("", "jsonl"), "f.csv": ("", "csv"),
-        "g.parquet": ("", "parquet"), "h.HTM": ("", "html"), "i.jsonl.gz": ("", "jsonl"),
+        "a.txt": ("", "txt"),
+        "sub/b.md": ("sub", "md"),
+        "sub/deep/c.html": ("sub/deep", "html"),
+        "d.txt.gz": ("", "txt"),
+        "e.jsonl": ("", "jsonl"),
+        "f.csv": ("", "csv"),
+        "g.parquet": ("", "parquet"),
+        "h.HTM": ("", "html"),
+        "i.jsonl.gz": ("", "jsonl"),
     }
     assert [r.uri for r in found.inputs] == sorted(r.uri for r in found.inputs)
     assert found.n_ignored == 3
@@ -96,7 +125,13 @@ def test_discover_missing_or_empty_source_raises(tmp_path: Path) -> None:
 
 def test_discover_duplicate_and_overlapping_sources_yield_each_file_once(tmp_path: Path) -> None:
     write(tmp_path / "sub" / "a.txt", "x")
-    sources = [str(tmp_path), str(tmp_path), str(tmp_path / "sub"), str(tmp_path / "sub" / "a.txt")]
+    sources = [
+        str(tmp_path),
+        str(tmp_path),
+        str(tmp_path / "sub"),
+        str(tmp_path / "sub" / "a.txt"),
+        str(tmp_path / "*"),
+    ]
     found = discover(sources, CONFIG)
     assert len(found.inputs) == 1
     assert found.inputs[0].collection == "sub"  # the first SOURCE that reached it names it
@@ -138,7 +173,10 @@ def test_memory_url_and_file_url(tmp_path: Path) -> None:
     finally:
         fs.rm("/corpus", recursive=True)
     assert rejects.num_rows == 0
-    assert ingested["source_uri"].to_pylist() == ["memory:///corpus/news/a.txt", "memory:///corpus/top.md"]
+    assert ingested["source_uri"].to_pylist() == [
+        "memory:///corpus/news/a.txt",
+        "memory:///corpus/top.md",
+    ]
     assert ingested["collection"].to_pylist() == ["news", ""]
     write(tmp_path / "c" / "b.txt", "file url")
     found = discover([f"file://{tmp_path}"], CONFIG)
@@ -160,13 +198,36 @@ def test_read_rejects_empty_too_large_and_unreadable(tmp_path: Path) -> None:
     (tmp_path / "gone.txt").unlink()
     raw, rejects = read_inputs(refs, config)
     got = reasons(rejects)
-    assert got == {"empty.txt": "empty", "big.txt": "too_large", "dir.txt": "unreadable",
-                   "gone.txt": "unreadable"}
+    assert got == {
+        "empty.txt": "empty",
+        "big.txt": "too_large",
+        "dir.txt": "unreadable",
+        "gone.txt": "unreadable",
+    }
     detail = rejects.filter(pa.compute.equal(rejects["reason"], "too_large"))["detail"][0].as_py()
     assert "101" in detail and "100" in detail
     assert raw["n_bytes"].to_pylist() == [100]
     assert raw.schema.field("content").type == pa.binary()
     assert rejects.schema == schema.REJECTS
+
+
+def test_permission_denied_is_unreadable(tmp_path: Path) -> None:
+    locked = write(tmp_path / "locked.txt", "secret")
+    locked.chmod(0)
+    try:
+        if os.access(locked, os.R_OK):
+            pytest.skip(
+                "running as root: permissions do not stop reads (see the dir/vanished test)"
+            )
+        _, rejects = read_inputs(discover([str(tmp_path)], CONFIG).inputs, CONFIG)
+        assert reasons(rejects) == {"locked.txt": "unreadable"}
+    finally:
+        locked.chmod(0o644)
+
+
+def test_unknown_url_protocol_is_a_source_error() -> None:
+    with pytest.raises(SourceError, match="nosuchproto://x"):
+        discover(["nosuchproto://x"], CONFIG)
 
 
 def test_read_stops_at_max_bytes_plus_one(tmp_path: Path) -> None:
@@ -184,14 +245,23 @@ def test_gzip_is_decompressed_bounded_and_checked(tmp_path: Path) -> None:
     config = PipelineConfig(max_bytes=1000)
     raw, rejects = read_inputs(discover([str(tmp_path)], config).inputs, config)
     assert reasons(rejects) == {"bomb.txt.gz": "too_large", "bad.txt.gz": "undecodable"}
+    bomb = rejects.filter(pa.compute.equal(rejects["reason"], "too_large"))["detail"][0].as_py()
+    assert "decompressed" in bomb and "1000" in bomb
     assert raw["content"].to_pylist() == [b"Gzip title\n\nGzipped body."]
     assert raw["doc_id"][0].as_py() == ingest._sha(b"Gzip title\n\nGzipped body.")
 
 
 def test_jsonl_records(tmp_path: Path) -> None:
     lines = [
-        json.dumps({"id": "a1", "text": "First record.", "title": "T1", "author": "Ann Lee",
-                    "date": "2020-01-02"}),
+        json.dumps(
+            {
+                "id": "a1",
+                "text": "First record.",
+                "title": "T1",
+                "author": "Ann Lee",
+                "date": "2020-01-02",
+            }
+        ),
         "{not json",
         json.dumps({"body": "no text field"}),
         "",
@@ -204,11 +274,20 @@ def test_jsonl_records(tmp_path: Path) -> None:
     assert ingested["source_uri"].to_pylist() == [f"{uri}#a1", f"{uri}#3"]
     assert ingested["collection"].to_pylist() == ["feed", "feed"]
     first = ingested.to_pylist()[0]
-    assert (first["decoded"], first["meta_title"], first["meta_author"]) == ("First record.", "T1", "Ann Lee")
+    assert (first["decoded"], first["meta_title"], first["meta_author"]) == (
+        "First record.",
+        "T1",
+        "Ann Lee",
+    )
     assert first["meta_published_date"] == dt.date(2020, 1, 2)
     assert ingested["meta_published_date"][1].as_py() == dt.date(2019, 6, 5)
-    got = dict(zip(rejects["source_uri"].to_pylist(), rejects.select(["reason", "detail"]).to_pylist(),
-                   strict=True))
+    got = dict(
+        zip(
+            rejects["source_uri"].to_pylist(),
+            rejects.select(["reason", "detail"]).to_pylist(),
+            strict=True,
+        )
+    )
     assert got[f"{uri}#1"]["reason"] == "undecodable" and "line 2" in got[f"{uri}#1"]["detail"]
     assert got[f"{uri}#2"]["reason"] == "empty" and "'text'" in got[f"{uri}#2"]["detail"]
     assert got[f"{uri}#4"]["reason"] == "undecodable"
@@ -222,16 +301,33 @@ def test_record_content_is_canonical_json(tmp_path: Path) -> None:
 
 
 def test_csv_and_parquet_records_with_configured_fields(tmp_path: Path) -> None:
-    write(tmp_path / "sheet.csv", "key,body,headline\nk1,CSV body one.,H1\nk2,\"Quoted, body.\",H2\n")
-    pq.write_table(pa.table({"key": ["p1"], "body": ["Parquet body."], "headline": ["PH"]}),
-                   tmp_path / "table.parquet")
+    write(tmp_path / "sheet.csv", 'key,body,headline\nk1,CSV body one.,H1\nk2,"Quoted, body.",H2\n')
+    pq.write_table(
+        pa.table({"key": ["p1"], "body": ["Parquet body."], "headline": ["PH"]}),
+        tmp_path / "table.parquet",
+    )
     config = PipelineConfig(text_field="body", id_field="key", title_field="headline")
     ingested, rejects = ingest_all([str(tmp_path)], config)
     assert rejects.num_rows == 0
     rows = {r["source_uri"].rsplit("/", 1)[-1]: r for r in ingested.to_pylist()}
     assert rows["sheet.csv#k2"]["decoded"] == "Quoted, body."
     assert rows["sheet.csv#k1"]["meta_title"] == "H1"
-    assert (rows["table.parquet#p1"]["format"], rows["table.parquet#p1"]["collection"]) == ("parquet", "table")
+    assert (rows["table.parquet#p1"]["format"], rows["table.parquet#p1"]["collection"]) == (
+        "parquet",
+        "table",
+    )
+
+
+def test_csv_long_cells_ragged_rows_and_legacy_encoding(tmp_path: Path) -> None:
+    long = "word " * 40_000
+    write(tmp_path / "long.csv", f"text,id\n{long},1\nextra,2,3\n".encode())
+    write(
+        tmp_path / "old.csv",
+        "text\nCaf\u00e9 cr\u00e8me \u2014 \u201cquoted\u201d.\n".encode("cp1252"),
+    )
+    ingested, rejects = ingest_all([str(tmp_path)])
+    assert rejects.num_rows == 0
+    assert ingested["decoded"].to_pylist() == [long, "extra", "Café crème — “quoted”."]
 
 
 def test_corrupt_parquet_is_undecodable(tmp_path: Path) -> None:
@@ -261,14 +357,18 @@ def test_encodings(data: bytes, encoding: str) -> None:
     row, reject = decode_one(data)
     assert reject is None
     assert row["encoding"] == encoding
-    assert row["decoded"].lstrip("\ufeff") in (TEXT, "plain ascii", "Chelsea paid £2m for the café.")
+    assert row["decoded"].lstrip("\ufeff") in (
+        TEXT,
+        "plain ascii",
+        "Chelsea paid £2m for the café.",
+    )
 
 
 def test_non_latin_scripts_and_emoji_decode() -> None:
     text = "Привет, мир. 你好，世界。 مرحبا بالعالم 👩‍👩‍👧 🎉"
     row, _ = decode_one(text.encode())
     assert row["decoded"] == text and row["encoding"] == "utf-8"
-    cyrillic = ("Москва — столица России, крупнейший по численности населения город страны. " * 5)
+    cyrillic = "Москва — столица России, крупнейший по численности населения город страны. " * 5
     row, _ = decode_one(cyrillic.encode("cp1251"))
     assert row["decoded"] == cyrillic
 
@@ -289,7 +389,9 @@ def test_binary_is_rejected(data: bytes) -> None:
 
 
 def test_few_nul_bytes_stay_text_for_cleaning() -> None:
-    row, _ = decode_one(b"A sentence with one stray NUL\x00 byte in a long enough line of text here.")
+    row, _ = decode_one(
+        b"A sentence with one stray NUL\x00 byte in a long enough line of text here."
+    )
     assert "\x00" in row["decoded"]
 
 
@@ -312,8 +414,23 @@ def test_html_main_text_and_metadata() -> None:
     assert row["meta_author"] == "Jane Doe"
     assert row["meta_published_date"] == dt.date(2019, 6, 5)
     assert "Big news" in row["meta_title"]
-    assert "first paragraph of the article explains what happened in some detail today.\n\n" in row["decoded"]
+    assert (
+        "first paragraph of the article explains what happened in some detail today.\n\n"
+        in row["decoded"]
+    )
     assert "&amp;" not in row["decoded"] and "Home" not in row["decoded"]
+
+
+def test_html_without_main_text_falls_back_to_tag_stripping() -> None:
+    page = (
+        b"<html><head><title>Tiny &amp; page</title><script>x()</script></head>"
+        b"<body><p>Tiny.</p></body></html>"
+    )
+    row, reject = decode_one(page, "html")
+    assert reject is None
+    assert row["meta_title"] == "Tiny & page"
+    assert "Tiny." in row["decoded"]
+    assert "x()" not in row["decoded"] and "<p>" not in row["decoded"]
 
 
 def test_decode_batch_works_from_raw_alone(tmp_path: Path) -> None:
@@ -347,6 +464,13 @@ def test_bbc_corpus() -> None:
     ingested, rejects = ingest_all([str(BBC / "*" / "*.txt")])
     assert rejects.num_rows == 0 and ingested.num_rows == 2225
     assert sorted(set(ingested["collection"].to_pylist())) == [
-        "business", "entertainment", "politics", "sport", "tech"]
-    latin = ingested.filter(pa.compute.ends_with(ingested["source_uri"], "sport/199.txt")).to_pylist()[0]
+        "business",
+        "entertainment",
+        "politics",
+        "sport",
+        "tech",
+    ]
+    latin = ingested.filter(
+        pa.compute.ends_with(ingested["source_uri"], "sport/199.txt")
+    ).to_pylist()[0]
     assert latin["encoding"] == "cp1252" and "£" in latin["decoded"]

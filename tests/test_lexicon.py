@@ -14,8 +14,9 @@ from tasks import lexicon
 def fresh_cache(tmp_path, monkeypatch):
     """A private cache folder; NLTK's search path and environment restored afterwards."""
     monkeypatch.setenv(lexicon.CACHE_ENV, str(tmp_path))
-    monkeypatch.setenv("NLTK_DATA", "")
+    monkeypatch.setenv("NLTK_DATA", "/elsewhere")
     monkeypatch.setattr(nltk.data, "path", list(nltk.data.path))
+    monkeypatch.setattr(lexicon, "_verified", set())
     return tmp_path
 
 
@@ -29,8 +30,11 @@ def test_ensure_cmudict_writes_nltk_format(fresh_cache):
 
 
 def test_ensure_cmudict_points_nltk_first(fresh_cache):
+    import os
+
     lexicon.ensure_cmudict()
     assert nltk.data.path[0] == str(fresh_cache)
+    assert os.environ["NLTK_DATA"] == os.pathsep.join([str(fresh_cache), "/elsewhere"])
     assert str(nltk.data.find("corpora/cmudict")).startswith(str(fresh_cache))
 
 
@@ -42,10 +46,21 @@ def test_ensure_cmudict_is_idempotent(fresh_cache):
     assert nltk.data.path.count(str(fresh_cache)) == 1
 
 
-def test_ensure_cmudict_rebuilds_a_stale_file(fresh_cache):
+def test_ensure_cmudict_is_cheap_once_verified(fresh_cache):
+    import time
+
+    lexicon.ensure_cmudict()
+    start = time.perf_counter()
+    for _ in range(100):
+        lexicon.ensure_cmudict()
+    assert (time.perf_counter() - start) / 100 < 0.001
+
+
+def test_ensure_cmudict_rebuilds_a_stale_file(fresh_cache, monkeypatch):
     target = lexicon.ensure_cmudict() / lexicon.CMUDICT_RELPATH
     target.with_name(target.name + lexicon.STAMP_SUFFIX).write_text("0.0")
     target.write_text("broken")
+    monkeypatch.setattr(lexicon, "_verified", set())  # as in a new process
     lexicon.ensure_cmudict()
     assert target.read_text(encoding="utf-8").startswith("'bout 1 B AW1 T")
 

@@ -182,7 +182,10 @@ def server(tmp_path_factory):
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     process = subprocess.Popen(
-        [*PROSEFLOW, "server", "--port", str(port)], cwd=home, env=_clean_env(home),
+        [*PROSEFLOW, "server", "--port", str(port)],
+        cwd=home,
+        # Schedule every 5 s instead of every 60 s so a served deployment's first run comes soon.
+        env=_clean_env(home, PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="5"),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     deadline = time.monotonic() + 60
@@ -259,7 +262,9 @@ def test_serve_runs_on_its_schedule_and_pauses_on_stop(server, client, tmp_path)
     name = f"test-{tmp_path.name[-12:]}"
     process = subprocess.Popen(
         [*PROSEFLOW, "serve", str(SEEDS), "--interval", "5", "--name", name, "--output", str(tmp_path / "out")],
-        cwd=REPO, env=_clean_env(tmp_path, PREFECT_API_URL=server), stdout=subprocess.PIPE,
+        cwd=REPO,
+        env=_clean_env(tmp_path, PREFECT_API_URL=server, PREFECT_RUNNER_POLL_FREQUENCY="2"),
+        stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     deployment = None

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tasks import lexicon, schema
 from tasks.config import PipelineConfig
+from tasks.languages import DETECTED_LANGUAGES, detect_language
 from tasks.readability import LANGUAGE_ONLY, OUTPUT_NAMES, readability_batch, score_text
 
 BBC = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "bbc"
@@ -154,6 +155,19 @@ def test_arabic_gets_osman_equal_to_textstat_and_no_other_score():
     )
 
 
+ARABIC = "".join(chr(c) for c in range(0x0621, 0x0653)) + "  \n.!?,*'-"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet=ARABIC, max_size=200))
+def test_generated_arabic_osman_equals_textstat(text):
+    import textstat
+
+    row = score_text(text, "ar")
+    assert row["n_words"] == textstat.lexicon_count(text)
+    assert row["osman"] == (textstat.osman(text) if row["n_words"] else None)
+
+
 def test_language_without_textstat_constants_keeps_its_counts():
     import textstat
 
@@ -259,6 +273,28 @@ def test_threads_give_the_sequential_results(monkeypatch):
     for t in threads:
         t.join()
     assert [results[i] for i in range(len(jobs))] == sequential
+
+
+def test_scoring_leaves_textstat_language_alone():
+    import textstat
+
+    textstat.set_lang("de")
+    score_text(LANGUAGE_TEXTS["es"], "es")
+    assert (
+        textstat.flesch_reading_ease("Ein kurzer Satz mit Wörtern.")
+        == score_text("Ein kurzer Satz mit Wörtern.", "de")["flesch_reading_ease"]
+    )
+
+
+@pytest.mark.parametrize("lang", sorted(LANGUAGE_TEXTS))
+def test_detect_language_names_iso_639_1_codes(lang):
+    assert detect_language(LANGUAGE_TEXTS[lang]) == lang
+
+
+def test_detect_language_is_none_without_letters():
+    assert detect_language("") is None
+    assert detect_language("12.5% -- 3,400 !!") is None
+    assert detect_language("42 rue") in DETECTED_LANGUAGES
 
 
 def _table(texts: list[str | None]) -> pa.Table:

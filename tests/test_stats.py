@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tasks import schema
@@ -262,6 +262,7 @@ def test_top_terms_breaks_ties_by_term_and_ranks_per_collection():
     ]  # fmt: skip
 
 
+@settings(max_examples=25, deadline=None)  # each example runs two DuckDB queries
 @given(
     st.lists(st.sampled_from(["apple pie", "the kiwi", "pie pie tart", "Tart kiwi"]), max_size=8),
     st.integers(min_value=0, max_value=8),

@@ -1,0 +1,144 @@
+"""The `proseflow` command: help, one-line errors and exit codes, lock, kill -9 and rerun."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from flows import cli
+from flows.runtime import run_flow
+from tasks.config import PipelineConfig
+from tasks import store
+from tests.conftest import REPO, SEEDS
+
+PROSEFLOW = [sys.executable, "-m", "flows.cli"]
+
+
+def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    env.pop("PREFECT_API_URL", None)
+    return subprocess.run(
+        [*PROSEFLOW, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env
+    )
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = cli.build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_every_command_and_option_has_help():
+    commands = subcommands()
+    assert {"run", "reprocess", "runs", "catalog", "schema", "server"} <= set(commands)
+    for name, parser in commands.items():
+        assert parser.description, f"{name} has no description"
+        for action in parser._actions:
+            if action.option_strings or action.dest != "help":
+                assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+
+
+def test_main_help_lists_commands(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "run" in out and "reprocess" in out and "examples:" in out
+
+
+@pytest.mark.parametrize("source", ["does/not/exist", "nothing-*.txt"])
+def test_missing_source_is_one_line_and_exit_2(source, capsys):
+    assert cli.main(["run", source, "--output", "unused"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("proseflow: error: SOURCE") and "\n" not in err
+
+
+def test_bad_option_is_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["run", "seeds", "--batch-size", "0"])
+    assert exit_.value.code == 2
+    assert "positive integer" in capsys.readouterr().err
+
+
+def test_runs_on_a_folder_without_runs_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["runs", "--output", str(tmp_path)]) == 2
+    assert "holds no proseflow runs" in capsys.readouterr().err
+
+
+def test_schema_prints_the_data_dictionary(capsys):
+    assert cli.main(["schema"]) == 0
+    out = capsys.readouterr().out
+    assert "### `documents/`" in out and "| `flesch_reading_ease` | double |" in out
+
+
+def test_readme_data_dictionary_matches_the_schemas():
+    from tasks.schema import data_dictionary_markdown
+
+    readme = (REPO / "README.md").read_text()
+    assert data_dictionary_markdown() in readme, "README data dictionary is stale: run `proseflow schema`"
+
+
+@pytest.mark.slow
+def test_locked_output_exits_3_naming_the_holder(tmp_path):
+    output = store.Output.open(tmp_path / "out")
+    with store.locked(output, "holder-run-42"):
+        proc = run_cli("run", str(SEEDS), "--output", str(output.root))
+    assert proc.returncode == 3
+    assert "holder-run-42" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def make_corpus(folder: Path, n: int) -> None:
+    seed = (SEEDS / "000_b1d7bf9a9c0969a7.txt").read_text()
+    for i in range(n):
+        sub = folder / f"c{i % 3}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"{i:05d}.txt").write_text(f"{seed}\n\nNote number {i} closes article {i}.\n")
+
+
+def comparable(output: Path, dataset: str) -> list[dict]:
+    table = pq.read_table(output / dataset)
+    drop = [c for c in ("run_id", "processed_at", "first_seen_at") if c in table.column_names]
+    return table.drop_columns(drop).sort_by("doc_id").to_pylist()
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_leaves_nothing_visible_and_rerun_completes(tmp_path, prefect_harness):
+    source = tmp_path / "in"
+    make_corpus(source, 800)
+    killed = tmp_path / "killed"
+    env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.Popen(
+        [*PROSEFLOW, "run", str(source), "--output", str(killed), "--batch-size", "100"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    staged = killed / store.CONTROL_DIR / "staging"
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline and not list(staged.glob("*/parts/documents/*.parquet")):
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # the run and its embedded Prefect server
+    proc.wait()
+    assert list(staged.glob("*/parts/documents/*.parquet")), "the run ended before it could be killed"
+    assert not list(killed.glob("documents/**/*.parquet"))
+    assert not list(killed.glob("raw/**/*.parquet"))
+
+    rerun = run_cli("run", str(source), "--output", str(killed), "--batch-size", "300")
+    assert rerun.returncode == 0, rerun.stderr
+    assert not list(staged.iterdir())
+    runs = pq.read_table(killed / "runs").to_pylist()
+    assert sorted(r["status"] for r in runs) == ["completed", "failed"]
+
+    clean = tmp_path / "clean"
+    run_flow([str(source)], str(clean), PipelineConfig())  # uninterrupted, default batch size
+    for dataset in ("documents", "rejects", "raw"):
+        if (clean / dataset).exists():
+            assert comparable(killed, dataset) == comparable(clean, dataset), dataset
