@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tasks.config import READABILITY_MODES, RUNNERS, PipelineConfig
-from tasks.errors import ProseflowError, SourceError
+from tasks.errors import ProseflowError, SourceError, UsageError
 
 QUIET_ENV = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -117,6 +117,10 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     values.add_argument("--text-field", default="text", metavar="F", help="record formats: text field")
     values.add_argument("--id-field", default="id", metavar="F", help="record formats: id field")
     values.add_argument("--title-field", default="title", metavar="F", help="record formats: title field")
+    values.add_argument(
+        "--boilerplate-file", metavar="FILE",
+        help="regular expressions, one per line, replacing the built-in boilerplate line patterns",
+    )
     how = parser.add_argument_group("how it runs (never changes a value)")
     how.add_argument(
         "--batch-size", type=_positive, default=1000, metavar="N", help="documents per batch (default: 1000)"
@@ -140,11 +144,31 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         text_field=args.text_field,
         id_field=args.id_field,
         title_field=args.title_field,
+        boilerplate_patterns=read_patterns(args.boilerplate_file),
         batch_size=args.batch_size,
         workers=args.workers,
         runner=args.runner,
         dask_address=args.dask_address,
     )
+
+
+def read_patterns(path: str | None) -> tuple[str, ...] | None:
+    """Boilerplate patterns from a file: one regular expression a line; blank lines and # comments skipped."""
+    if path is None:
+        return None
+    import re
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"--boilerplate-file {path}: {exc.strerror or exc}; expected a readable text file") from None
+    patterns = tuple(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise UsageError(f"--boilerplate-file {path}: {pattern!r} is not a regular expression ({exc})") from None
+    return patterns
 
 
 # ---------------------------------------------------------------- run

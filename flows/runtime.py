@@ -104,4 +104,6 @@ def serve_flow(
         parameters=deployment_parameters(sources, output, config),
         tags=run_tags(sources),
         pause_on_shutdown=True,
+        # Runs of one deployment share an output and its lock: one at a time, the next waits.
+        limit=1,
     )

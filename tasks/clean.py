@@ -313,10 +313,12 @@ def _fix_mojibake(text: str) -> str:
 
 
 def _nfc(text: str) -> str:
+    """Text in Unicode normal form C."""
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
 def _remove_controls(text: str) -> str:
+    """Text without control, NUL and invisible format characters."""
     return CONTROL.sub("", text)
 
 
@@ -327,6 +329,7 @@ def _tidy(text: str) -> str:
 
 
 def _normalize_whitespace(text: str) -> str:
+    """Text with Unix line endings, single spaces and at most one blank line in a row."""
     return _tidy(NEWLINES.sub("\n", text))
 
 
@@ -396,6 +399,7 @@ def _title_candidate(paragraph: str, boilerplate: re.Pattern[str]) -> str | None
 
 
 def _same_title(a: str, b: str) -> bool:
+    """True when two titles differ only in case and spacing."""
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
@@ -600,6 +604,7 @@ def _repeated_by_collection(boilerplate: pa.Table) -> dict[str, frozenset[int]]:
 
 
 def _columns(table: pa.Table, names: Iterable[str]) -> dict[str, list[Any]]:
+    """Columns of a table as Python lists, for the one per-document loop."""
     return {name: table.column(name).to_pylist() for name in names}
 
 
@@ -629,11 +634,11 @@ def clean_batch(
             )
         except Exception as exc:  # never lose a document to an unexpected failure
             detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-            rejects.append(_reject(ident, REASON_ERROR, detail, decoded))
+            rejects.append(_reject(ident, REASON_ERROR, detail))
             continue
         if not result.text:
             detail = f"no text left after cleaning ({len(decoded)} characters decoded)"
-            rejects.append(_reject(ident, REASON_EMPTY, detail, decoded))
+            rejects.append(_reject(ident, REASON_EMPTY, detail))
             continue
         rows.append(_cleaned_row(ident, cols, i, result, decoded))
     return pa.Table.from_pylist(rows, schema=CLEANED), rejects_table(rejects)
@@ -654,7 +659,8 @@ def _cleaned_row(
     }
 
 
-def _reject(ident: dict[str, Any], reason: str, detail: str, decoded: str) -> dict[str, Any]:
+def _reject(ident: dict[str, Any], reason: str, detail: str) -> dict[str, Any]:
+    """A reject row for a document cleaning could not keep."""
     return {
         "source_uri": ident["source_uri"],
         "collection": ident["collection"],

@@ -112,8 +112,12 @@ class _Reject(Exception):
 
 
 def input_format(name: str) -> str | None:
-    """The format of a file name by its extension(s), or None when it is not an input."""
-    lower = name.lower()
+    """The format of a file name by its lower-case extension(s), or None when it is not an input.
+
+    Extensions are matched as written: `README.TXT` beside a corpus is not an input (it is counted as
+    ignored), as most tools that glob `*.txt` would also leave it out.
+    """
+    lower = name
     if lower.endswith(GZIP_SUFFIX):
         inner = lower[: -len(GZIP_SUFFIX)]
         ext = os.path.splitext(inner)[1]
@@ -413,10 +417,12 @@ def _stem(uri: str) -> str:
 
 
 def _sha(data: bytes) -> str:
+    """The doc_id of some bytes: their sha256 hex digest."""
     return hashlib.sha256(data).hexdigest()
 
 
 def _raw_row(content: bytes, fmt: str, uri: str, collection: str) -> dict[str, Any]:
+    """One row of the raw batch."""
     return {
         "doc_id": _sha(content),
         "content": content,
@@ -435,6 +441,7 @@ def _reject_row(
     n_bytes: int | None = None,
     doc_id: str | None = None,
 ) -> dict[str, Any]:
+    """One reject row (run fields are added by rejects_table)."""
     return {
         "source_uri": uri,
         "collection": collection,
@@ -487,6 +494,7 @@ def read_inputs(refs: Sequence[InputRef], config: PipelineConfig) -> tuple[pa.Ta
 
 
 def _error_detail(exc: BaseException) -> str:
+    """One line naming an unexpected exception."""
     return f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
 
 
@@ -628,6 +636,7 @@ def _strip_tags(markup: str) -> str:
 
 
 def _html_title(markup: str) -> str | None:
+    """The <title> of a page, entities decoded."""
     match = TITLE_TAG.search(markup)
     return html.unescape(" ".join(match.group(1).split())) or None if match else None
 
@@ -655,6 +664,7 @@ def parse_date(value: Any) -> dt.date | None:
 
 
 def _first_field(record: dict[str, Any], names: Sequence[str]) -> Any:
+    """The first non-empty value among a record's fields."""
     for name in names:
         value = record.get(name)
         if value not in (None, "", []):
@@ -663,6 +673,7 @@ def _first_field(record: dict[str, Any], names: Sequence[str]) -> Any:
 
 
 def _author(value: Any) -> str | None:
+    """An author string from a record value (lists joined with commas)."""
     if isinstance(value, list):
         value = ", ".join(str(v) for v in value if v)
     return str(value).strip() or None if value is not None else None
@@ -728,6 +739,7 @@ def decode_batch(raw: pa.Table, config: PipelineConfig) -> tuple[pa.Table, pa.Ta
 
 
 def _reject_from(ident: dict[str, Any], reason: str, detail: str, n_bytes: int) -> dict[str, Any]:
+    """A reject row for a raw document that could not be decoded."""
     return _reject_row(
         ident["source_uri"], ident["collection"], reason, detail, n_bytes, ident["doc_id"]
     )

@@ -113,12 +113,12 @@ def comparable(output: Path, dataset: str) -> list[dict]:
 @pytest.mark.slow
 def test_kill_9_mid_run_leaves_nothing_visible_and_rerun_completes(tmp_path, prefect_harness):
     source = tmp_path / "in"
-    make_corpus(source, 800)
+    make_corpus(source, 400)
     killed = tmp_path / "killed"
     env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.Popen(
-        [*PROSEFLOW, "run", str(source), "--output", str(killed), "--batch-size", "100"],
+        [*PROSEFLOW, "run", str(source), "--output", str(killed), "--batch-size", "50"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     staged = killed / store.CONTROL_DIR / "staging"
@@ -131,7 +131,7 @@ def test_kill_9_mid_run_leaves_nothing_visible_and_rerun_completes(tmp_path, pre
     assert not list(killed.glob("documents/**/*.parquet"))
     assert not list(killed.glob("raw/**/*.parquet"))
 
-    rerun = run_cli("run", str(source), "--output", str(killed), "--batch-size", "300")
+    rerun = run_cli("run", str(source), "--output", str(killed), "--batch-size", "150")
     assert rerun.returncode == 0, rerun.stderr
     assert not list(staged.iterdir())
     runs = pq.read_table(killed / "runs").to_pylist()

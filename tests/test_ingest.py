@@ -78,11 +78,11 @@ def test_discover_formats_collections_hidden_and_ignored(tmp_path: Path) -> None
         "e.jsonl",
         "f.csv",
         "g.parquet",
-        "h.HTM",
+        "h.htm",
         "i.jsonl.gz",
     ):
         write(tmp_path / name, "x")
-    for name in (".hidden/x.txt", ".h.txt", "notes.pdf", "img.png", "g.parquet.gz"):
+    for name in (".hidden/x.txt", ".h.txt", "notes.pdf", "img.png", "g.parquet.gz", "README.TXT"):
         write(tmp_path / name, "x")
     found = discover([str(tmp_path)], CONFIG)
     got = {
@@ -96,11 +96,11 @@ def test_discover_formats_collections_hidden_and_ignored(tmp_path: Path) -> None
         "e.jsonl": ("", "jsonl"),
         "f.csv": ("", "csv"),
         "g.parquet": ("", "parquet"),
-        "h.HTM": ("", "html"),
+        "h.htm": ("", "html"),
         "i.jsonl.gz": ("", "jsonl"),
     }
     assert [r.uri for r in found.inputs] == sorted(r.uri for r in found.inputs)
-    assert found.n_ignored == 3
+    assert found.n_ignored == 4  # notes.pdf, img.png, g.parquet.gz, README.TXT
     assert found.inputs[0].size == 1
 
 

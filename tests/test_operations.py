@@ -165,6 +165,11 @@ def _clean_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _interruptible() -> None:
+    """Ctrl-C behaves as in a terminal even when the test process was started with SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
@@ -186,7 +191,7 @@ def server(tmp_path_factory):
         cwd=home,
         # Schedule every 5 s instead of every 60 s so a served deployment's first run comes soon.
         env=_clean_env(home, PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="5"),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, preexec_fn=_interruptible,
     )
     deadline = time.monotonic() + 60
     while not _healthy(url):
@@ -195,7 +200,7 @@ def server(tmp_path_factory):
             pytest.skip(f"prefect server start did not come up on port {port}: {process.stdout.read()[-500:]}")
         time.sleep(0.5)
     yield url
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     output = process.communicate(timeout=30)[0]
     assert process.returncode == 0, output[-1000:]
     assert "Traceback" not in output
@@ -265,7 +270,7 @@ def test_serve_runs_on_its_schedule_and_pauses_on_stop(server, client, tmp_path)
         cwd=REPO,
         env=_clean_env(tmp_path, PREFECT_API_URL=server, PREFECT_RUNNER_POLL_FREQUENCY="2"),
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True, preexec_fn=_interruptible,
     )
     deployment = None
     try:
@@ -281,7 +286,7 @@ def test_serve_runs_on_its_schedule_and_pauses_on_stop(server, client, tmp_path)
         assert "seeds" in completed[0].tags
         assert completed[0].parameters["config"] == PipelineConfig().to_dict()
     finally:
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         output = process.communicate(timeout=30)[0]
         if deployment is not None:
             client.delete_deployment(deployment.id)

@@ -196,3 +196,44 @@ def test_verify_catches_a_tampered_value(tmp_path):
     report = verify(Output.open(output, create=False), PipelineConfig())
     assert not report["identical"]
     assert report["columns"] == {"gunning_fog": 1}
+
+
+GUARDED_RUN = """
+import socket, sys
+attempts = []
+real = socket.socket.connect
+def connect(self, address):
+    host = address[0] if isinstance(address, tuple) else str(address)
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not (
+        str(host).startswith("127.") or host in ("localhost", "::1")
+    ):
+        attempts.append(address)
+        raise OSError(f"network access to {address!r} attempted")
+    return real(self, address)
+socket.socket.connect = connect
+from flows.cli import main
+code = main(["run", sys.argv[1], "--output", sys.argv[2]])
+print("ATTEMPTS", attempts)
+sys.exit(code)
+"""
+
+
+@pytest.mark.slow
+def test_full_run_never_touches_the_network_even_with_an_empty_nltk_cache(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = dict(os.environ, PROSEFLOW_NLTK_DATA=str(tmp_path / "nltk"), NLTK_DATA=str(tmp_path / "none"))
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", GUARDED_RUN, str(SEEDS), str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=240, cwd=REPO, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "ATTEMPTS []" in proc.stdout
+    assert "Traceback" not in proc.stderr and "| ERROR" not in proc.stderr
+    assert (tmp_path / "nltk" / "corpora" / "cmudict" / "cmudict").exists()
+    assert pq.read_table(tmp_path / "out" / "documents").num_rows == 1
