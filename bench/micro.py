@@ -1,9 +1,9 @@
-"""Micro-benchmarks on BBC bodies: proseflow's readability engine and segmenter against textstat and pysbd.
+"""Micro-benchmarks on BBC bodies: readability engine vs textstat, segmenter vs pysbd.
 
     python bench/micro.py [--corpus DIR] [--docs N] [--json]
 
-Readability: `tasks.readability.score_text(text, "en")` against textstat's functions called one by one
-for the naive script's METRICS, each document visited once with textstat's caches cleared first.
+Readability: `tasks.readability.score_text(text, "en")` against textstat's functions called one by
+one for the naive script's METRICS, each document visited once, textstat's caches cleared first.
 Segmentation: `tasks.segment.split_sentences` against `pysbd.Segmenter(language="en", clean=False)`,
 plus exact matches on pysbd's English golden rules.
 """
@@ -40,7 +40,7 @@ TEXTSTAT_METRICS = (
 
 
 def body_of(raw: bytes) -> str:
-    """The article body: the file decoded (UTF-8, else Latin-1) without its first line, the title."""
+    """The article body: the file decoded (UTF-8, else Latin-1) without its first line (title)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -2,11 +2,11 @@
 
     python bench/run.py [--corpus DIR] [--scale 4] [--memory-scale 40] [--skip-memory] [--out DIR]
 
-Builds SCALE distinct copies of the corpus under bench/work/, runs the naive script, proseflow on the
-embedded API, and proseflow against a Prefect server this script starts on a free loopback port (first
-run, unchanged rerun, --workers 2, seeds/, and one run at MEMORY-SCALE for peak memory). Measures wall
-time, documents/s, peak RSS of each process tree, seconds per stage and orchestration overhead; adds the
-micro-benchmarks of bench/micro.py; writes bench-<UTC>.json/.md and latest.json/.md to --out.
+Builds SCALE distinct copies of the corpus under bench/work/, runs the naive script, proseflow on
+the embedded API, and proseflow against a Prefect server this script starts on a free loopback port
+(first run, unchanged rerun, --workers 2, seeds/, one run at MEMORY-SCALE for peak memory). Measures
+wall time, documents/s, peak RSS of each process tree, seconds per stage and orchestration overhead;
+adds bench/micro.py; writes bench-<UTC>.json/.md and latest.json/.md to --out.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +36,8 @@ BIN = Path(sys.executable).parent
 DEFAULT_CORPUS = Path("../shared/corpora/bbc")
 NAIVE_SCRIPT = REPO.parent / "shared" / "bench" / "naive_textstat.py"
 SEEDS = REPO / "seeds"
-SUFFIXES = (".txt", ".md")  # what the naive script reads (case-sensitive, so README.TXT is left out)
+# What the naive script reads: case-sensitive, so README.TXT is left out.
+SUFFIXES = (".txt", ".md")
 STAGES = ("discover", "ingest", "clean", "readability", "statistics", "commit")
 QUIET_ENV = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -93,7 +94,7 @@ def corpus_files(source: Path) -> list[Path]:
 
 
 def build_corpus(source: Path, dest: Path, scale: int) -> dict:
-    """Write `scale` distinct copies of every document of `source` into the same folders under `dest`."""
+    """Write `scale` distinct copies of each document of `source` into its folder under `dest`."""
     files = corpus_files(source)
     stamp = dest.with_name(dest.name + ".json")
     manifest = {"source": str(source.resolve()), "scale": scale, "n_documents": len(files) * scale}
@@ -136,10 +137,8 @@ def tree_rss(pid: int) -> int:
         return 0
     total = 0
     for proc in procs:
-        try:
+        with suppress(psutil.Error):  # a child may exit between listing and reading
             total += proc.memory_info().rss
-        except psutil.Error:  # a child may exit between listing and reading
-            pass
     return total
 
 
@@ -217,7 +216,7 @@ class Server:
 
 @contextmanager
 def prefect_server(home: Path, timeout: float = 120) -> Iterator[Server]:
-    """Start `prefect server start` on a free loopback port with its own PREFECT_HOME; stop it after."""
+    """Run `prefect server start` on a free loopback port with its own PREFECT_HOME; stop it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     env = base_env(home, url)  # the UI calls the API at PREFECT_API_URL
@@ -228,7 +227,9 @@ def prefect_server(home: Path, timeout: float = 120) -> Iterator[Server]:
     try:
         while not healthy(url):
             if process.poll() is not None or time.perf_counter() - started > timeout:
-                raise RuntimeError(f"Prefect server did not come up on {url}; see {home / 'server.log'}")
+                raise RuntimeError(
+                    f"Prefect server did not come up on {url}; see {home / 'server.log'}"
+                )
             time.sleep(0.2)
         startup = time.perf_counter() - started
         with PeakSampler(process.pid, interval=0.5) as sampler:
@@ -254,14 +255,14 @@ def stop(process: subprocess.Popen, timeout: float = 20) -> None:
 
 
 def parse_summary(stdout: str) -> dict:
-    """The JSON summary `proseflow run --json` prints (the first top-level JSON object)."""
-    start = stdout.find("{")
-    if start < 0:
-        return {}
-    try:
-        return json.JSONDecoder().raw_decode(stdout[start:])[0]
-    except json.JSONDecodeError:
-        return {}
+    """The JSON summary `proseflow run --json` prints: the first JSON object opening a line."""
+    decoder, offset = json.JSONDecoder(), 0
+    for line in stdout.splitlines(keepends=True):
+        if line.startswith("{"):
+            with suppress(json.JSONDecodeError):
+                return decoder.raw_decode(stdout[offset:])[0]
+        offset += len(line)
+    return {}
 
 
 def runs_row(output: Path, run_id: str | None, env: dict[str, str]) -> dict:
@@ -373,7 +374,11 @@ def with_ratios(rows: list[dict]) -> list[dict]:
     base, base_flow = (throughput(naive), flow_throughput(naive)) if naive else (None, None)
     out = []
     for row in rows:
-        row = dict(row, docs_per_s=_round(throughput(row), 1), flow_docs_per_s=_round(flow_throughput(row), 1))
+        row = dict(
+            row,
+            docs_per_s=_round(throughput(row), 1),
+            flow_docs_per_s=_round(flow_throughput(row), 1),
+        )
         row["throughput_ratio"] = _ratio(throughput(row), base)
         row["flow_throughput_ratio"] = _ratio(flow_throughput(row), base_flow)
         same = naive is not None and row.get("inputs") == naive.get("inputs")
@@ -391,9 +396,9 @@ def _round(x: float | None, digits: int) -> float | None:
 
 
 def verdict(key: str, value: float | None, limit: float, higher_is_better: bool, unit: str) -> dict:
-    """A target's verdict: the measured value, the limit, whether it is met and by how much it misses."""
+    """A target's verdict: measured value, limit, whether it is met and by how much it misses."""
     met = None if value is None else (value >= limit if higher_is_better else value <= limit)
-    if key in ("memory_growth",):
+    if key == "memory_growth":  # the only strict limit
         met = None if value is None else value < limit
     miss = None
     if met is False:
@@ -413,9 +418,17 @@ def verdicts(rows: list[dict], micro: dict | None) -> list[dict]:
     out = [
         verdict("throughput", first.get("throughput_ratio"), 8.0, True, "x"),
         verdict("overhead", None if share is None else round(100 * share, 1), 10.0, False, "%"),
-        verdict("rerun", None if rerun_share is None else round(100 * rerun_share, 1), 10.0, False, "%"),
+        verdict(
+            "rerun", None if rerun_share is None else round(100 * rerun_share, 1), 10.0, False, "%"
+        ),
         verdict("memory_peak", memory.get("peak_mib"), 1024.0, False, " MiB"),
-        verdict("memory_growth", None if growth is None else round(100 * (growth - 1), 1), 30.0, False, "%"),
+        verdict(
+            "memory_growth",
+            None if growth is None else round(100 * (growth - 1), 1),
+            30.0,
+            False,
+            "%",
+        ),
         verdict("seeds", seeds.get("wall_s"), 4.0, False, " s"),
     ]
     if micro:
@@ -439,13 +452,17 @@ def _pct(share: float | None) -> str:
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     """A GitHub markdown table."""
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(_cell(v) if not isinstance(v, str) else v for v in row) + " |" for row in rows]
+    lines += [
+        "| " + " | ".join(_cell(v) if not isinstance(v, str) else v for v in row) + " |"
+        for row in rows
+    ]
     return lines
 
 
 SCENARIO_HEADERS = (
-    "scenario", "inputs", "documents", "wall s", "flow s", "docs/s", "x naive docs/s", "naive time / time",
-    "flow docs/s", "x naive (flow)", "peak MiB", "stages s", "overhead % flow", "overhead % wall",
+    "scenario", "inputs", "documents", "wall s", "flow s", "docs/s", "x naive docs/s",
+    "naive time / time", "flow docs/s", "x naive (flow)", "peak MiB", "stages s",
+    "overhead % flow", "overhead % wall",
 )  # fmt: skip
 
 
@@ -453,10 +470,20 @@ def scenario_table(rows: list[dict]) -> list[str]:
     """One line per scenario: times, throughput, ratios, memory and overhead."""
     body = [
         (
-            r["scenario"], r.get("inputs"), r.get("documents"), r.get("wall_s"), r.get("flow_s"),
-            r.get("docs_per_s"), r.get("throughput_ratio"), r.get("time_ratio"), r.get("flow_docs_per_s"),
-            r.get("flow_throughput_ratio"), r.get("peak_mib"), r.get("stage_sum_s"),
-            _pct(r.get("overhead_flow_share")), _pct(r.get("overhead_cmd_share")),
+            r["scenario"],
+            r.get("inputs"),
+            r.get("documents"),
+            r.get("wall_s"),
+            r.get("flow_s"),
+            r.get("docs_per_s"),
+            r.get("throughput_ratio"),
+            r.get("time_ratio"),
+            r.get("flow_docs_per_s"),
+            r.get("flow_throughput_ratio"),
+            r.get("peak_mib"),
+            r.get("stage_sum_s"),
+            _pct(r.get("overhead_flow_share")),
+            _pct(r.get("overhead_cmd_share")),
         )  # fmt: skip
         for r in rows
     ]
@@ -465,7 +492,11 @@ def scenario_table(rows: list[dict]) -> list[str]:
 
 def stage_table(rows: list[dict]) -> list[str]:
     """Seconds per stage for each proseflow scenario."""
-    body = [(r["scenario"], *(r["stage_seconds"].get(s) for s in STAGES)) for r in rows if "stage_seconds" in r]
+    body = [
+        (r["scenario"], *(r["stage_seconds"].get(s) for s in STAGES))
+        for r in rows
+        if "stage_seconds" in r
+    ]
     return markdown_table(("scenario", *STAGES), body)
 
 
@@ -473,8 +504,13 @@ def verdict_table(judged: list[dict]) -> list[str]:
     """Each target, its measured value and whether it was met."""
     mark = {True: "met", False: "MISSED", None: "not measured"}
     body = [
-        (v["statement"], f"{_cell(v['value'])}{v['unit']}", f"{_cell(v['limit'])}{v['unit']}",
-         mark[v["met"]], v["miss"] or "")  # fmt: skip
+        (
+            v["statement"],
+            f"{_cell(v['value'])}{v['unit']}",
+            f"{_cell(v['limit'])}{v['unit']}",
+            mark[v["met"]],
+            v["miss"] or "",
+        )  # fmt: skip
         for v in judged
     ]
     return markdown_table(("target", "measured", "limit", "verdict", "missed by"), body)
@@ -486,10 +522,11 @@ def micro_lines(micro: dict | None) -> list[str]:
         return ["(not run)"]
     r, s = micro["readability"], micro["segmentation"]
     rows = [
-        ("readability: score_text vs textstat (22 METRICS one by one)", r["docs"], r["engine_ms_per_doc"],
-         r["textstat_ms_per_doc"], r["speedup"], ""),
-        ("segmenter: split_sentences vs pysbd", s["docs"], s["segmenter_ms_per_doc"], s["pysbd_ms_per_doc"],
-         s["speedup"], f"{s.get('segmenter_golden', '–')}/48 vs {s.get('pysbd_golden', '–')}/48"),
+        ("readability: score_text vs textstat (22 METRICS one by one)", r["docs"],
+         r["engine_ms_per_doc"], r["textstat_ms_per_doc"], r["speedup"], ""),
+        ("segmenter: split_sentences vs pysbd", s["docs"], s["segmenter_ms_per_doc"],
+         s["pysbd_ms_per_doc"], s["speedup"],
+         f"{s.get('segmenter_golden', '–')}/48 vs {s.get('pysbd_golden', '–')}/48"),
     ]  # fmt: skip
     return markdown_table(("benchmark", "docs", "proseflow ms/doc", "reference ms/doc", "speedup",
                            "golden rules (exact)"), rows)  # fmt: skip
@@ -504,15 +541,17 @@ def render_markdown(report: dict) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; "
         + ", ".join(f"{k} {val}" for k, val in v.items()),
         f"Corpus: {report['corpus']} x{report['scale']} = {report['n_documents']} documents"
-        f" (memory run x{report['memory_scale']}). Prefect server came up in {_cell(report.get('server_startup_s'))} s,"
+        f" (memory run: {_cell(report.get('memory_n_documents'))} documents)."
+        f" Prefect server: up in {_cell(report.get('server_startup_s'))} s,"
         f" peak {_cell(report.get('server_peak_mib'))} MiB (not counted in the rows).",
         "",
         "## Scenarios",
         "",
         *scenario_table(report["scenarios"]),
         "",
-        "wall s: the command, process start to exit. flow s: the runs row's finished_at - started_at"
-        " (naive: its own printed loop time). Overhead = time - sum of stage seconds.",
+        "wall s: the command, process start to exit. flow s: the runs row's finished_at -"
+        " started_at (naive: its own printed loop time). docs/s: inputs / time."
+        " Overhead: time - sum of stage seconds, as a share of that time.",
         "",
         "## Seconds per stage",
         "",
@@ -527,7 +566,14 @@ def render_markdown(report: dict) -> str:
         *verdict_table(report["verdicts"]),
     ]
     if report.get("profile"):
-        lines += ["", "## Profile (top functions by own time, all threads)", "", "```", report["profile"], "```"]
+        lines += [
+            "",
+            "## Profile (top functions by own time, all threads)",
+            "",
+            "```",
+            report["profile"],
+            "```",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -575,16 +621,26 @@ def write_report(report: dict, out: Path) -> list[Path]:
 # ---------------------------------------------------------------- profile
 
 
+# Leaves where a thread blocks in C (sleep, lock, queue, select): waiting, not work.
 IDLE_FILES = ("threading.py", "selectors.py", "queue.py", "socket.py", "ssl.py")
+IDLE_LEAVES = {("thread.py", "_worker"), ("flow_engine.py", "heartbeat_loop")}
 
 
-def sample_threads(stop: threading.Event, own: Counter, total: Counter, interval: float = 0.005) -> None:
-    """Count, every `interval`, the leaf function of every busy thread (own) and every function on its stack."""
+def idle(frame) -> bool:
+    """Whether a thread whose innermost Python frame is `frame` is blocked rather than working."""
+    path, name = frame.f_code.co_filename, frame.f_code.co_name
+    return path.endswith(IDLE_FILES) or (os.path.basename(path), name) in IDLE_LEAVES
+
+
+def sample_threads(
+    stop: threading.Event, own: Counter, total: Counter, interval: float = 0.005
+) -> None:
+    """Count, every `interval`, each busy thread's leaf function (own) and whole stack (cumul)."""
     me = threading.get_ident()
     while not stop.wait(interval):
         for tid, frame in sys._current_frames().items():
-            if tid == me or frame.f_code.co_filename.endswith(IDLE_FILES):
-                continue  # a thread waiting on a lock, a queue or a socket does no work
+            if tid == me or idle(frame):
+                continue
             own[_where(frame)] += 1
             seen = set()
             while frame is not None:
@@ -596,7 +652,11 @@ def sample_threads(stop: threading.Event, own: Counter, total: Counter, interval
 def _where(frame) -> str:
     code = frame.f_code
     path = code.co_filename
-    short = path.split("site-packages/")[-1] if "site-packages/" in path else os.path.relpath(path, REPO)
+    short = (
+        path.split("site-packages/")[-1]
+        if "site-packages/" in path
+        else os.path.relpath(path, REPO)
+    )
     return f"{code.co_name} ({short}:{code.co_firstlineno})"
 
 
@@ -610,7 +670,7 @@ def profile_text(own: Counter, total: Counter, interval: float, top: int = 10) -
 
 
 def profile_child(out: Path, argv: list[str]) -> int:
-    """Run `proseflow ARGV` in this process while sampling every thread; write the profile to `out`."""
+    """Run `proseflow ARGV` here while sampling every thread; write the profile to `out`."""
     from flows.cli import main as proseflow
 
     own, total, stop_event = Counter(), Counter(), threading.Event()
@@ -638,13 +698,17 @@ def profile_run(source: Path, output: Path, env: dict[str, str], out: Path) -> s
 # ---------------------------------------------------------------- main
 
 
-def run_scenarios(args: argparse.Namespace, work: Path, corpus: Path, n_docs: int, report: dict) -> list[dict]:
-    """Run every scenario in order and return their rows (the report gets server facts and profile)."""
+def run_scenarios(
+    args: argparse.Namespace, work: Path, corpus: Path, n_docs: int, report: dict
+) -> list[dict]:
+    """Run every scenario in order; return their rows (server facts and profile go to `report`)."""
     rows = []
     log(f"naive script on {n_docs} documents")
     naive_env = base_env(work / "prefect-naive", None)
     naive_env["NLTK_DATA"] = str(work / "nltk_data")
-    naive = run_measured([sys.executable, str(NAIVE_SCRIPT), str(corpus), str(work / "naive.parquet")], naive_env)
+    naive = run_measured(
+        [sys.executable, str(NAIVE_SCRIPT), str(corpus), str(work / "naive.parquet")], naive_env
+    )
     rows.append(naive_result(naive, n_docs))
 
     log("proseflow, embedded API")
@@ -662,25 +726,38 @@ def run_scenarios(args: argparse.Namespace, work: Path, corpus: Path, n_docs: in
         out = fresh(work / "out-server")
         for name in (SERVER_FIRST, SERVER_RERUN):
             log(f"proseflow, {DESCRIPTIONS[name]}")
-            rows.append(proseflow_result(name, run_measured(proseflow_cmd(corpus, out), env), out, env))
+            rows.append(
+                proseflow_result(name, run_measured(proseflow_cmd(corpus, out), env), out, env)
+            )
         out = fresh(work / "out-workers2")
         log("proseflow --workers 2")
         cmd = proseflow_cmd(corpus, out, "--workers", "2")
         rows.append(proseflow_result(SERVER_WORKERS, run_measured(cmd, env), out, env))
         out = fresh(work / "out-seeds")
         log("proseflow seeds/")
-        rows.append(proseflow_result(SERVER_SEEDS, run_measured(proseflow_cmd(SEEDS, out), env), out, env))
+        rows.append(
+            proseflow_result(SERVER_SEEDS, run_measured(proseflow_cmd(SEEDS, out), env), out, env)
+        )
         if not args.skip_memory:
             big = work / f"corpus-x{args.memory_scale}"
             manifest = build_corpus(corpus_source(args), big, args.memory_scale)
+            report["memory_n_documents"] = manifest["n_documents"]
             log(f"proseflow at x{args.memory_scale} ({manifest['n_documents']} documents)")
             out = fresh(work / "out-memory")
-            rows.append(proseflow_result(SERVER_MEMORY, run_measured(proseflow_cmd(big, out), env), out, env))
+            rows.append(
+                proseflow_result(
+                    SERVER_MEMORY, run_measured(proseflow_cmd(big, out), env), out, env
+                )
+            )
             fresh(out)  # hundreds of MB nobody reads
         rows = with_ratios(rows)
         report["micro"] = None if args.skip_micro else run_micro(args)
         report["verdicts"] = verdicts(rows, report["micro"])
-        missed = [v for v in report["verdicts"] if v["met"] is False and not v["target"].endswith("_micro")]
+        missed = [
+            v
+            for v in report["verdicts"]
+            if v["met"] is False and not v["target"].endswith("_micro")
+        ]
         if missed and not args.skip_profile:
             log("a target was missed: profiling the run against the server")
             prof = args.out / f"profile-{report['timestamp'].replace(':', '').replace('-', '')}.txt"
@@ -708,14 +785,22 @@ def corpus_source(args: argparse.Namespace) -> Path:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="source corpus folder")
-    parser.add_argument("--scale", type=int, default=4, help="copies of the corpus for the main runs")
-    parser.add_argument("--memory-scale", type=int, default=40, help="copies for the peak-memory run")
+    parser.add_argument(
+        "--scale", type=int, default=4, help="copies of the corpus for the main runs"
+    )
+    parser.add_argument(
+        "--memory-scale", type=int, default=40, help="copies for the peak-memory run"
+    )
     parser.add_argument("--skip-memory", action="store_true", help="skip the --memory-scale run")
     parser.add_argument("--skip-micro", action="store_true", help="skip bench/micro.py")
     parser.add_argument("--skip-profile", action="store_true", help="never profile, even on a miss")
-    parser.add_argument("--micro-docs", type=int, default=500, help="BBC bodies the micro-benchmarks time")
+    parser.add_argument(
+        "--micro-docs", type=int, default=500, help="BBC bodies the micro-benchmarks time"
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "results", help="where reports go")
-    parser.add_argument("--work", type=Path, default=BENCH / "work", help="scratch folder (git-ignored)")
+    parser.add_argument(
+        "--work", type=Path, default=BENCH / "work", help="scratch folder (git-ignored)"
+    )
     return parser.parse_args(argv)
 
 
@@ -727,7 +812,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     source = corpus_source(args)
     if not corpus_files(source):
-        print(f"bench/run.py: no *.txt/*.md documents under {source}; pass --corpus DIR", file=sys.stderr)
+        print(
+            f"bench/run.py: no *.txt/*.md documents under {source}; pass --corpus DIR",
+            file=sys.stderr,
+        )
         return 2
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -745,7 +833,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["scenarios"] = run_scenarios(args, work, corpus, manifest["n_documents"], report)
     paths = write_report(report, args.out)
     print(render_markdown(report))
-    log("wrote " + ", ".join(str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p) for p in paths))
+    log(
+        "wrote "
+        + ", ".join(str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p) for p in paths)
+    )
     return 0
 
 

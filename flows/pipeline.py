@@ -177,10 +177,10 @@ def commit(state: RunState) -> dict:
 
 
 def staged_numeric(state: RunState) -> pa.Table:
-    """The run's documents, collection and numeric columns only (bounded: no text)."""
+    """The run's final documents (ordered by doc_id), collection and numeric columns only."""
     import pyarrow.dataset as ds
 
-    files = state.staging.staged_files("documents")
+    files = state.staging.final_files("documents")
     from tasks.schema import DOCUMENTS
 
     columns = ["collection"] + NUMERIC_COLUMNS

@@ -4,22 +4,39 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from tasks.config import PipelineConfig
 from tasks.errors import UsageError
 
 TAG_PREFIX = "proseflow-"
+TASKS_PER_BATCH = 3  # clean, readability, statistics
+IN_FLIGHT_PER_WORKER = 2  # batches the flow keeps submitted per worker (flows.pipeline.process)
 
 
 def task_runner(config: PipelineConfig):
     """Threads in this process by default; processes or a Dask cluster when asked for."""
-    from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
-
     if config.runner == "dask":
         return dask_runner(config)
     if config.runner == "process" or config.workers > 1:
-        return ProcessPoolTaskRunner(max_workers=config.workers, initializer=quiet_worker)
+        return BatchProcessPool(max_workers=config.workers, initializer=quiet_worker)
     return ThreadPoolTaskRunner(max_workers=1)
+
+
+class BatchProcessPool(ProcessPoolTaskRunner):
+    """ProcessPoolTaskRunner whose waits for upstream results never hold back a ready batch."""
+
+    # Prefect waits for a submission's upstream futures in a pool of max_workers threads; chains of
+    # clean -> readability -> statistics fill it with waits, and the next batch's clean cannot start.
+    def __enter__(self) -> BatchProcessPool:
+        super().__enter__()
+        if getattr(self, "_resolver_executor", None) is not None:
+            self._resolver_executor.shutdown(wait=False)
+            threads = self._max_workers * TASKS_PER_BATCH * IN_FLIGHT_PER_WORKER
+            self._resolver_executor = ThreadPoolExecutor(max_workers=threads)
+        return self
 
 
 def dask_runner(config: PipelineConfig):

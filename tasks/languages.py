@@ -3,8 +3,8 @@
 The model is restricted to the languages below: every language textstat has constants for, Arabic,
 and the other widely written languages a news corpus may contain. The full model (140 labels) now
 and then labels short English or Spanish passages as Latin, Esperanto, Maltese or Galician, and
-those rows would lose their scores. Only the first 1,000 characters (~170 words) are read: enough
-for a stable decision, and detection costs ~0.4 ms per document whatever its length.
+those rows would lose their scores. Only the first 500 characters (~85 words) are read: enough
+for a stable decision on article text, and detection costs ~0.2 ms per document whatever its length.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ DETECTED_LANGUAGES = (
     "pt", "sv", "da", "no", "fi", "cs", "sk", "sl", "hr", "ro", "bg", "uk", "el", "tr", "ca", "et",
     "lv", "lt", "id", "vi", "zh", "ja", "ko", "he", "fa", "hi",
 )  # fmt: skip
-SAMPLE_CHARS = 1000
+SAMPLE_CHARS = 500
 
 _identifier = None
 _lock = threading.Lock()

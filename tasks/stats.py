@@ -289,8 +289,12 @@ def corpus_stats(
 
 
 def _query(sql: str, **tables: pa.Table) -> pa.Table:
-    """Run one DuckDB query over the named Arrow tables in a private in-memory database."""
-    with duckdb.connect() as con:
+    """Run one DuckDB query over the named Arrow tables in a private in-memory database.
+
+    One thread: parallel aggregation would add partial sums in a varying order and change the last
+    digits of means and deviations from run to run.
+    """
+    with duckdb.connect(config={"threads": 1}) as con:
         for name, table in tables.items():
             con.register(name, table)
         return con.sql(sql).to_arrow_table()

@@ -225,6 +225,10 @@ class Staging:
         folder = self.root / "parts" / dataset
         return sorted(str(p) for p in folder.glob("*.parquet")) if folder.is_dir() else []
 
+    def final_files(self, dataset: str) -> list[str]:
+        folder = self.root / "final" / dataset
+        return sorted(str(p) for p in folder.glob("*.parquet")) if folder.is_dir() else []
+
     def finalize(self, dataset: str, sort_keys: Sequence[str]) -> int:
         """Merge a dataset's staged parts into final files ordered by sort_keys; returns rows."""
         files = self.staged_files(dataset)
@@ -261,7 +265,7 @@ def _sorted_chunks(files: list[str], keys: Sequence[str], schema: pa.Schema, tmp
     """Yield the rows of files ordered by keys, ROWS_PER_FILE at a time, with bounded memory."""
     import duckdb
 
-    con = duckdb.connect(config={"memory_limit": "512MB", "temp_directory": str(tmp), "threads": 2})
+    con = duckdb.connect(config={"memory_limit": "256MB", "temp_directory": str(tmp), "threads": 2})
     try:
         con.execute("SET preserve_insertion_order = true")
         order = ", ".join(f'"{k}"' for k in keys)

@@ -105,9 +105,12 @@ def make_corpus(folder: Path, n: int) -> None:
 
 
 def comparable(output: Path, dataset: str) -> list[dict]:
+    """A dataset's rows without the run fields, in a stable order."""
     table = pq.read_table(output / dataset)
     drop = [c for c in ("run_id", "processed_at", "first_seen_at") if c in table.column_names]
-    return table.drop_columns(drop).sort_by("doc_id").to_pylist()
+    table = table.drop_columns(drop)
+    keys = [k for k in ("doc_id", "source_uri", "collection", "column", "rank") if k in table.column_names]
+    return table.sort_by([(k, "ascending") for k in keys]).to_pylist()
 
 
 @pytest.mark.slow

@@ -128,6 +128,8 @@ def test_task_runner_follows_workers_and_runner():
     processes = runtime.task_runner(PipelineConfig(workers=2))
     assert isinstance(processes, ProcessPoolTaskRunner) and processes._max_workers == 2
     assert processes.duplicate()._initializer is runtime.quiet_worker
+    with processes:  # enough waiting threads for every task the flow keeps in flight
+        assert processes._resolver_executor._max_workers >= 2 * runtime.TASKS_PER_BATCH * 2
     local = runtime.task_runner(PipelineConfig(runner="dask", workers=3))
     assert isinstance(local, DaskTaskRunner)
     assert local.cluster_kwargs["n_workers"] == 3 and local.cluster_kwargs["threads_per_worker"] == 1
@@ -331,7 +333,8 @@ def test_process_and_dask_runs_equal_the_local_run(server, small_corpus, tmp_pat
     dask = _proseflow(
         server, tmp_path, *common, "--runner", "dask", "--workers", "2", "--output", str(tmp_path / "dask")
     )
-    assert local["n_documents"] == procs["n_documents"] == dask["n_documents"] == 60
+    counts = {(s["n_documents"], s["n_rejects"]) for s in (local, procs, dask)}
+    assert len(counts) == 1 and local["n_documents"] > 50
     expected = _documents(tmp_path / "local")
     assert _documents(tmp_path / "procs").equals(expected)
     assert _documents(tmp_path / "dask").equals(expected)

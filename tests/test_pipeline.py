@@ -237,3 +237,34 @@ def test_full_run_never_touches_the_network_even_with_an_empty_nltk_cache(tmp_pa
     assert "Traceback" not in proc.stderr and "| ERROR" not in proc.stderr
     assert (tmp_path / "nltk" / "corpora" / "cmudict" / "cmudict").exists()
     assert pq.read_table(tmp_path / "out" / "documents").num_rows == 1
+
+
+def test_runs_and_catalog_commands_read_an_output(seed_run, capsys):
+    import json
+
+    from flows import cli
+
+    output, summary = seed_run
+    assert cli.main(["runs", "--output", str(output)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:4] == ["run_id", "flow_run_name", "started_at", "status"]
+    assert summary["run_id"] in table[1] and "completed" in table[1]
+    assert cli.main(["runs", "--output", str(output), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0]["run_id"] == summary["run_id"] and rows[0]["n_documents"] == 1
+    (output / "proseflow.duckdb").unlink()
+    assert cli.main(["catalog", "--output", str(output)]) == 0
+    con = duckdb.connect(str(output / "proseflow.duckdb"), read_only=True)
+    assert con.execute("select count(*) from documents").fetchone()[0] == 1
+
+
+def test_batch_size_does_not_change_any_value(tmp_path):
+    from tests.test_cli import comparable, make_corpus
+
+    source = tmp_path / "in"
+    make_corpus(source, 30)
+    run_flow([str(source)], str(tmp_path / "one"), PipelineConfig())
+    run_flow([str(source)], str(tmp_path / "many"), PipelineConfig(batch_size=7))
+    for dataset in ("documents", "raw", "corpus_stats", "terms"):
+        left, right = comparable(tmp_path / "one", dataset), comparable(tmp_path / "many", dataset)
+        assert left == right, dataset
