@@ -103,7 +103,9 @@ def _positive(text: str) -> int:
 
 def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     values = parser.add_argument_group("what is computed (part of the pipeline fingerprint)")
-    values.add_argument("--language", metavar="CODE", help="force an ISO 639-1 language for every document")
+    values.add_argument(
+        "--language", metavar="CODE", help="force an ISO 639-1 language for every document"
+    )
     values.add_argument(
         "--readability",
         choices=READABILITY_MODES,
@@ -111,28 +113,48 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
         help="textstat: scores equal to textstat 0.7.13 (default); published: published formulas",
     )
     values.add_argument(
-        "--max-bytes", type=_positive, default=10_000_000, metavar="N",
+        "--max-bytes",
+        type=_positive,
+        default=10_000_000,
+        metavar="N",
         help="reject inputs larger than N bytes as too_large (default: 10000000)",
     )
-    values.add_argument("--text-field", default="text", metavar="F", help="record formats: text field")
-    values.add_argument("--id-field", default="id", metavar="F", help="record formats: id field")
-    values.add_argument("--title-field", default="title", metavar="F", help="record formats: title field")
     values.add_argument(
-        "--boilerplate-file", metavar="FILE",
+        "--text-field", default="text", metavar="F", help="record formats: text field"
+    )
+    values.add_argument("--id-field", default="id", metavar="F", help="record formats: id field")
+    values.add_argument(
+        "--title-field", default="title", metavar="F", help="record formats: title field"
+    )
+    values.add_argument(
+        "--boilerplate-file",
+        metavar="FILE",
         help="regular expressions, one per line, replacing the built-in boilerplate line patterns",
     )
     how = parser.add_argument_group("how it runs (never changes a value)")
     how.add_argument(
-        "--batch-size", type=_positive, default=1000, metavar="N", help="documents per batch (default: 1000)"
+        "--batch-size",
+        type=_positive,
+        default=1000,
+        metavar="N",
+        help="documents per batch (default: 1000)",
     )
     how.add_argument(
-        "--workers", type=_positive, default=1, metavar="N", help="batches processed in parallel (default: 1)"
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="batches processed in parallel (default: 1)",
     )
     how.add_argument(
-        "--runner", choices=RUNNERS, default="local",
+        "--runner",
+        choices=RUNNERS,
+        default="local",
         help="local: this process (processes when --workers > 1); process; dask (default: local)",
     )
-    how.add_argument("--dask-address", metavar="URL", help="with --runner dask: scheduler tcp://host:port")
+    how.add_argument(
+        "--dask-address", metavar="URL", help="with --runner dask: scheduler tcp://host:port"
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
@@ -161,13 +183,19 @@ def read_patterns(path: str | None) -> tuple[str, ...] | None:
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise UsageError(f"--boilerplate-file {path}: {exc.strerror or exc}; expected a readable text file") from None
-    patterns = tuple(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+        raise UsageError(
+            f"--boilerplate-file {path}: {exc.strerror or exc}; expected a readable text file"
+        ) from None
+    patterns = tuple(
+        line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")
+    )
     for pattern in patterns:
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise UsageError(f"--boilerplate-file {path}: {pattern!r} is not a regular expression ({exc})") from None
+            raise UsageError(
+                f"--boilerplate-file {path}: {pattern!r} is not a regular expression ({exc})"
+            ) from None
     return patterns
 
 
@@ -182,7 +210,9 @@ def _add_run(sub) -> None:
         "commit documents/, rejects/, raw/, corpus_stats/, terms/ and a runs/ row to --output. Inputs "
         "already committed with the same pipeline fingerprint are skipped.",
     )
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="file, folder, glob or fsspec URL")
+    parser.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="file, folder, glob or fsspec URL"
+    )
     _add_output(parser)
     _add_pipeline_options(parser)
     parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
@@ -196,12 +226,16 @@ def check_sources(sources: Sequence[str]) -> None:
             continue
         if glob.has_magic(source):
             if not glob.glob(source, recursive=True):
-                raise SourceError(f"SOURCE {source!r} matches no file; check the pattern and quote it")
+                raise SourceError(
+                    f"SOURCE {source!r} matches no file; check the pattern and quote it"
+                )
         elif not os.path.lexists(source):
             raise SourceError(f"SOURCE {source!r} does not exist; pass a file, folder, glob or URL")
 
 
-def execute(sources: list[str], output: str, config: PipelineConfig, from_raw: str | None = None) -> dict:
+def execute(
+    sources: list[str], output: str, config: PipelineConfig, from_raw: str | None = None
+) -> dict:
     """Run the flow in this process and return its summary."""
     from flows.console import hide_tracebacks
     from flows.runtime import run_flow
@@ -246,7 +280,9 @@ def _add_reprocess(sub) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--all", action="store_true", help="every stored document (default)")
     which.add_argument("--run", metavar="RUN_ID", help="only the documents this run committed")
-    parser.add_argument("--verify", action="store_true", help="recompute and compare; commit nothing")
+    parser.add_argument(
+        "--verify", action="store_true", help="recompute and compare; commit nothing"
+    )
     _add_pipeline_options(parser)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(handler=cmd_reprocess)
@@ -292,8 +328,17 @@ def cmd_runs(args: argparse.Namespace) -> int:
         for row in runs:
             print(json.dumps(row, default=str))
         return 0
-    columns = ("run_id", "flow_run_name", "started_at", "status", "n_inputs", "n_documents",
-               "n_rejects", "n_skipped", "pipeline_fingerprint")
+    columns = (
+        "run_id",
+        "flow_run_name",
+        "started_at",
+        "status",
+        "n_inputs",
+        "n_documents",
+        "n_rejects",
+        "n_skipped",
+        "pipeline_fingerprint",
+    )
     rows = [[_cell(row[c]) for c in columns] for row in runs]
     print(_table(list(columns), rows))
     return 0
@@ -306,7 +351,9 @@ def _cell(value) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     return "\n".join(lines)

@@ -34,9 +34,13 @@ def hide_tracebacks() -> None:
     ensure_logging_setup()
 
     loggers = [logging.getLogger()] + [
-        logger for logger in logging.root.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+        logger
+        for logger in logging.root.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
     ]
     for logger in loggers:
         for handler in logger.handlers:
-            if isinstance(handler, PrefectConsoleHandler) and not isinstance(handler.formatter, WithoutTraceback):
+            if isinstance(handler, PrefectConsoleHandler) and not isinstance(
+                handler.formatter, WithoutTraceback
+            ):
                 handler.setFormatter(WithoutTraceback(handler.formatter or logging.Formatter()))

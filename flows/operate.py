@@ -36,8 +36,12 @@ def _add_server(sub) -> None:
         description="Start a local Prefect server with its UI on HOST:PORT; its database lives in "
         "PREFECT_HOME (default: ./.prefect). Stop it with Ctrl-C.",
     )
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default: {DEFAULT_HOST})")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})"
+    )
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to bind (default: {DEFAULT_HOST})"
+    )
     parser.set_defaults(handler=cmd_server)
 
 
@@ -68,7 +72,9 @@ def server_command(host: str, port: int) -> list[str]:
 def cmd_server(args: argparse.Namespace) -> int:
     env = server_env(args.host, args.port, dict(os.environ), Path.cwd())
     url = api_url(args.host, args.port)
-    print(f"proseflow: starting a Prefect server on http://{args.host}:{args.port} (state in {env['PREFECT_HOME']})")
+    print(
+        f"proseflow: starting a Prefect server on http://{args.host}:{args.port} (state in {env['PREFECT_HOME']})"
+    )
     print(f"proseflow: point runs at it with: export PREFECT_API_URL={url}")
     print("proseflow: stop it with Ctrl-C", flush=True)
     process = subprocess.Popen(server_command(args.host, args.port), env=env)
@@ -103,12 +109,19 @@ def _add_serve(sub, add_output, add_pipeline_options) -> None:
         "schedule and run its scheduled runs in this process until Ctrl-C (which pauses the schedule). "
         "Needs PREFECT_API_URL pointing at a running server (`proseflow server`).",
     )
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="file, folder, glob or fsspec URL")
+    parser.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="file, folder, glob or fsspec URL"
+    )
     when = parser.add_mutually_exclusive_group(required=True)
     when.add_argument("--cron", metavar="EXPR", help="cron schedule, e.g. '0 * * * *' (hourly)")
-    when.add_argument("--interval", type=_seconds, metavar="SECONDS", help="run every SECONDS seconds")
+    when.add_argument(
+        "--interval", type=_seconds, metavar="SECONDS", help="run every SECONDS seconds"
+    )
     parser.add_argument(
-        "--name", default=DEFAULT_DEPLOYMENT, metavar="N", help=f"deployment name (default: {DEFAULT_DEPLOYMENT})"
+        "--name",
+        default=DEFAULT_DEPLOYMENT,
+        metavar="N",
+        help=f"deployment name (default: {DEFAULT_DEPLOYMENT})",
     )
     add_output(parser)
     add_pipeline_options(parser)

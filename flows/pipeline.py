@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 import pyarrow as pa
-from prefect import flow, get_run_logger, task
+import pyarrow.dataset as ds
+from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
@@ -29,7 +30,10 @@ from flows.stages import (
 from tasks import catalog, store
 from tasks import stats as stats_stage
 from tasks.config import PipelineConfig
-from tasks.schema import NUMERIC_COLUMNS
+from tasks.errors import UsageError
+from tasks.schema import DOCUMENTS, NUMERIC_COLUMNS
+
+RAW_INPUT_COLUMNS = ["doc_id", "content", "n_bytes", "format", "source_uri", "collection"]
 
 FROM_RAW_ALL = "*"
 
@@ -97,38 +101,34 @@ def ingest_all(state: RunState, from_raw: str | None) -> list[IngestedBatch]:
 
 def read_raw(state: RunState, from_raw: str) -> Iterator[pa.Table]:
     """Batches of stored raw rows: all of them, or those of one run's documents and rejects."""
-    import pyarrow.dataset as ds
-
-    columns = ["doc_id", "content", "n_bytes", "format", "source_uri", "collection"]
-    wanted = None
-    if from_raw != FROM_RAW_ALL:
-        wanted = run_doc_ids(state.output, from_raw)
-    files = state.output.files("raw")
-    if not files:
-        return iter(())
-    dataset = ds.dataset(files, format="parquet")
-    filter_ = ds.field("doc_id").isin(pa.array(sorted(wanted), pa.string())) if wanted is not None else None
-    table = dataset.to_table(columns=columns, filter=filter_).sort_by("source_uri")
+    wanted = None if from_raw == FROM_RAW_ALL else run_doc_ids(state.output, from_raw)
+    table = raw_inputs(state.output, wanted)
     size = state.config.batch_size
     return (table.slice(i, size) for i in range(0, table.num_rows, size))
 
 
+def raw_inputs(output: store.Output, doc_ids: set[str] | None) -> pa.Table:
+    """Raw rows as ingestion produces them (all, or those of doc_ids), in source_uri order."""
+    filter_ = None
+    if doc_ids is not None:
+        filter_ = ds.field("doc_id").isin(pa.array(sorted(doc_ids), pa.string()))
+    return output.read("raw", RAW_INPUT_COLUMNS, filter=filter_).sort_by("source_uri")
+
+
 def run_doc_ids(output: store.Output, run_id: str) -> set[str]:
     """doc_ids a run committed as documents or rejected after decoding."""
-    from tasks.errors import UsageError
-
     runs = output.read("runs", ["run_id"])["run_id"].to_pylist()
     if run_id not in runs:
         raise UsageError(f"run {run_id} is not in {output.root}/runs; `proseflow runs` lists them")
-    import pyarrow.dataset as ds
-
     same = ds.field("run_id") == run_id
     docs = output.read("documents", ["doc_id"], filter=same)["doc_id"].to_pylist()
     rejects = output.read("rejects", ["doc_id"], filter=same & ds.field("doc_id").is_valid())
     return set(docs) | set(rejects["doc_id"].to_pylist())
 
 
-def process(batches: list[IngestedBatch], boilerplate: pa.Table, config: PipelineConfig) -> Iterator[StageResult]:
+def process(
+    batches: list[IngestedBatch], boilerplate: pa.Table, config: PipelineConfig
+) -> Iterator[StageResult]:
     """Submit clean -> readability -> statistics per batch, keeping a bounded number in flight."""
     window = max(2, 2 * config.workers)
     in_flight: deque = deque()
@@ -165,11 +165,14 @@ def commit(state: RunState) -> dict:
         staging.finalize("rejects", ["source_uri", "reason"])
         staging.finalize("raw", ["doc_id"])
         summary_input = staged_numeric(state)
-        corpus = stats_stage.corpus_stats(summary_input, state.run_id, state.fingerprint, NUMERIC_COLUMNS)
+        corpus = stats_stage.corpus_stats(
+            summary_input, state.run_id, state.fingerprint, NUMERIC_COLUMNS
+        )
         staging.stage_final("corpus_stats", corpus)
         terms = [state.terms] if state.terms is not None else []
         staging.stage_final(
-            "terms", stats_stage.top_terms(terms, state.run_id, state.fingerprint, state.config.top_terms)
+            "terms",
+            stats_stage.top_terms(terms, state.run_id, state.fingerprint, state.config.top_terms),
         )
         staging.commit(state.runs_row("completed"))
         catalog.refresh(state.output)
@@ -178,11 +181,7 @@ def commit(state: RunState) -> dict:
 
 def staged_numeric(state: RunState) -> pa.Table:
     """The run's final documents (ordered by doc_id), collection and numeric columns only."""
-    import pyarrow.dataset as ds
-
     files = state.staging.final_files("documents")
-    from tasks.schema import DOCUMENTS
-
     columns = ["collection"] + NUMERIC_COLUMNS
     if not files:
         return DOCUMENTS.empty_table().select(columns)
@@ -194,7 +193,3 @@ def _one_line(exc: BaseException) -> str:
         return "interrupted (Ctrl-C)"
     last = traceback.format_exception_only(type(exc), exc)[-1].strip()
     return last.splitlines()[0][:500]
-
-
-def logger():
-    return get_run_logger()

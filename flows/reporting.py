@@ -18,7 +18,13 @@ from prefect.events import emit_event
 
 from flows.run import STAGES, RunState
 
-MAIN_SCORES = ("flesch_reading_ease", "flesch_kincaid_grade", "gunning_fog", "smog_index", "n_words")
+MAIN_SCORES = (
+    "flesch_reading_ease",
+    "flesch_kincaid_grade",
+    "gunning_fog",
+    "smog_index",
+    "n_words",
+)
 EVENT = "proseflow.dataset.committed"
 
 
@@ -71,9 +77,13 @@ def markdown(summary_: dict) -> str:
     ]
     lines += _markdown_table(summary_["collections"])
     lines += ["", "## Cleaning steps (documents changed)", ""]
-    lines += _markdown_table([{"step": k, "documents": v} for k, v in summary_["clean_ops"].items()])
+    lines += _markdown_table(
+        [{"step": k, "documents": v} for k, v in summary_["clean_ops"].items()]
+    )
     lines += ["", "## Seconds per stage", ""]
-    lines += _markdown_table([{"stage": k, "seconds": v} for k, v in summary_["stage_seconds"].items()])
+    lines += _markdown_table(
+        [{"stage": k, "seconds": v} for k, v in summary_["stage_seconds"].items()]
+    )
     return "\n".join(lines)
 
 
@@ -97,10 +107,14 @@ def publish(summary_: dict) -> None:
         summary_["n_inputs"],
         summary_["output"],
     )
-    create_markdown_artifact(markdown(summary_), key="proseflow-summary", description="What this run did")
+    create_markdown_artifact(
+        markdown(summary_), key="proseflow-summary", description="What this run did"
+    )
     if summary_["collections"]:
         create_table_artifact(
-            summary_["collections"], key="proseflow-collections", description="Mean scores per collection"
+            summary_["collections"],
+            key="proseflow-collections",
+            description="Mean scores per collection",
         )
     create_link_artifact(
         f"file://{summary_['output']}", link_text=summary_["output"], key="proseflow-output"
@@ -108,7 +122,9 @@ def publish(summary_: dict) -> None:
     emit_event(
         event=EVENT,
         resource={"prefect.resource.id": f"proseflow.output.{summary_['output']}"},
-        payload={k: summary_[k] for k in ("run_id", "n_documents", "n_rejects", "n_skipped", "n_inputs")},
+        payload={
+            k: summary_[k] for k in ("run_id", "n_documents", "n_rejects", "n_skipped", "n_inputs")
+        },
     )
 
 

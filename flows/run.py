@@ -46,7 +46,9 @@ class RunState:
     progress_id: object = None
 
     @classmethod
-    def open(cls, run_id: str, name: str, sources: list[str], output: str, config: PipelineConfig) -> RunState:
+    def open(
+        cls, run_id: str, name: str, sources: list[str], output: str, config: PipelineConfig
+    ) -> RunState:
         """Lock the output, finish what killed runs left, load what is committed, start staging."""
         out = store.Output.open(output)
         lock = store.RunLock(out.root / store.CONTROL_DIR / "lock")
@@ -139,8 +141,10 @@ class RunState:
     def fold_terms(self, partial: pa.Table) -> None:
         """Add a batch's term counts to the run's running totals (bounded by distinct terms)."""
         tables = [t for t in (self.terms, partial) if t is not None]
-        merged = pa.concat_tables(tables).group_by(["collection", "term"]).aggregate(
-            [("document_frequency", "sum"), ("term_frequency", "sum")]
+        merged = (
+            pa.concat_tables(tables)
+            .group_by(["collection", "term"])
+            .aggregate([("document_frequency", "sum"), ("term_frequency", "sum")])
         )
         names = ["collection", "term", "document_frequency", "term_frequency"]
         self.terms = merged.rename_columns(names).cast(TERMS_PARTIAL)
@@ -166,7 +170,9 @@ class RunState:
         """Discard staged work and record the run as failed; nothing partial becomes visible."""
         self.staging.discard()
         path = self.output.root / "runs" / f"run-{self.run_id}.parquet"
-        store.write_parquet(path, self.runs_row("failed", error), "runs", self.run_id, self.fingerprint)
+        store.write_parquet(
+            path, self.runs_row("failed", error), "runs", self.run_id, self.fingerprint
+        )
 
     def close(self) -> None:
         if self.lock is not None:

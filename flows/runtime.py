@@ -70,7 +70,9 @@ def run_tags(sources: Sequence[str], from_raw: str | None = None) -> list[str]:
     return [source_label(list(sources), from_raw), f"{TAG_PREFIX}{pipeline_version()}"]
 
 
-def run_flow(sources: list[str], output: str, config: PipelineConfig, from_raw: str | None = None) -> dict:
+def run_flow(
+    sources: list[str], output: str, config: PipelineConfig, from_raw: str | None = None
+) -> dict:
     """Run the pipeline flow with the configured task runner and tags, and return its summary."""
     from prefect import tags
 

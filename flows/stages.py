@@ -70,7 +70,10 @@ def isolate_failures(stage, table: pa.Table, *args):
 
 def _concat_results(results: list):
     if isinstance(results[0], tuple):
-        return tuple(pa.concat_tables(parts, promote_options="permissive") for parts in zip(*results, strict=True))
+        return tuple(
+            pa.concat_tables(parts, promote_options="permissive")
+            for parts in zip(*results, strict=True)
+        )
     return pa.concat_tables(results, promote_options="permissive")
 
 
@@ -117,7 +120,9 @@ def ingest(state: RunState, refs: list, key: str) -> IngestedBatch:
     """Read, hash and triage one batch of inputs, then decode what is new."""
     with Stopwatch(state, "ingest"):
         raw, rejects = ingest_stage.read_inputs(refs, state.config)
-        state.n_inputs += raw.num_rows + rejects.num_rows - len(refs)  # record files hold many records
+        state.n_inputs += (
+            raw.num_rows + rejects.num_rows - len(refs)
+        )  # record files hold many records
     return admit(state, raw, rejects, key)
 
 
@@ -151,7 +156,9 @@ def profile(state: RunState, batches: list[IngestedBatch]) -> pa.Table:
         per_collection: Counter = Counter()
         for batch in batches:
             per_collection.update(batch.collections)
-        return clean_stage.boilerplate_lines([b.profile for b in batches], dict(per_collection), state.config)
+        return clean_stage.boilerplate_lines(
+            [b.profile for b in batches], dict(per_collection), state.config
+        )
 
 
 @task(name="clean", cache_policy=NO_CACHE)
@@ -160,15 +167,21 @@ def clean(batch: IngestedBatch, boilerplate: pa.Table, config: PipelineConfig) -
     started = time.perf_counter()
     with ipc.open_file(batch.path) as reader:
         decoded = reader.read_all()
-    (cleaned, rejects), errors = isolate_failures(clean_stage.clean_batch, decoded, boilerplate, config)
-    return _timed(StageResult(batch.key, cleaned, _concat_rejects(rejects, errors)), "clean", started)
+    (cleaned, rejects), errors = isolate_failures(
+        clean_stage.clean_batch, decoded, boilerplate, config
+    )
+    return _timed(
+        StageResult(batch.key, cleaned, _concat_rejects(rejects, errors)), "clean", started
+    )
 
 
 @task(name="readability", cache_policy=NO_CACHE)
 def readability(result: StageResult, config: PipelineConfig) -> StageResult:
     """Detect each document's language and compute its readability scores and counts."""
     started = time.perf_counter()
-    result.table, errors = isolate_failures(readability_stage.readability_batch, result.table, config)
+    result.table, errors = isolate_failures(
+        readability_stage.readability_batch, result.table, config
+    )
     result.rejects = _concat_rejects(result.rejects, errors)
     return _timed(result, "readability", started)
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from flows.pipeline import run_doc_ids
+from flows.pipeline import raw_inputs, run_doc_ids
 from tasks import clean, ingest, readability, stats
 from tasks.config import PipelineConfig
 from tasks.provenance import pipeline_fingerprint
@@ -34,8 +34,15 @@ def verify(output: Output, config: PipelineConfig, run_id: str | None = None) ->
     """Compare stored documents of one run (or every run) with their recomputation."""
     fingerprint = pipeline_fingerprint(config)
     runs = [run_id] if run_id else _runs_with_documents(output)
-    report = {"fingerprint": fingerprint, "runs": [], "n_compared": 0, "n_other_fingerprint": 0,
-              "n_missing_raw": 0, "differences": [], "columns": Counter()}
+    report = {
+        "fingerprint": fingerprint,
+        "runs": [],
+        "n_compared": 0,
+        "n_other_fingerprint": 0,
+        "n_missing_raw": 0,
+        "differences": [],
+        "columns": Counter(),
+    }
     for run in runs:
         _verify_run(output, config, run, fingerprint, report)
     report["identical"] = not report["differences"] and not report["n_missing_raw"]
@@ -48,19 +55,23 @@ def _runs_with_documents(output: Output) -> list[str]:
     return sorted(pc.unique(ids).to_pylist())
 
 
-def _verify_run(output: Output, config: PipelineConfig, run: str, fingerprint: str, report: dict) -> None:
+def _verify_run(
+    output: Output, config: PipelineConfig, run: str, fingerprint: str, report: dict
+) -> None:
     stored = output.read("documents", filter=ds.field("run_id") == run)
     same = pc.equal(stored["pipeline_fingerprint"], fingerprint)
-    report["n_other_fingerprint"] += stored.num_rows - pc.sum(same).as_py() if stored.num_rows else 0
+    report["n_other_fingerprint"] += (
+        stored.num_rows - pc.sum(same).as_py() if stored.num_rows else 0
+    )
     stored = stored.filter(same)
     report["runs"].append(run)
     if stored.num_rows == 0:
         return
-    raw = _with_stored_sources(_raw_rows(output, run_doc_ids(output, run)), stored)
+    raw = _with_stored_sources(raw_inputs(output, run_doc_ids(output, run)), stored)
     recomputed = recompute(raw, config)
     by_id = {doc_id: i for i, doc_id in enumerate(recomputed["doc_id"].to_pylist())}
     fresh = {c: recomputed[c].to_pylist() for c in COMPARED}
-    for i, row in enumerate(stored.select(COMPARED).to_pylist()):
+    for row in stored.select(COMPARED).to_pylist():
         j = by_id.get(row["doc_id"])
         if j is None:
             report["n_missing_raw"] += 1
@@ -72,32 +83,27 @@ def _verify_run(output: Output, config: PipelineConfig, run: str, fingerprint: s
                 _difference(report, row["doc_id"], column, row[column], fresh[column][j])
 
 
-def _raw_rows(output: Output, doc_ids: set[str]) -> pa.Table:
-    files = output.files("raw")
-    if not files or not doc_ids:
-        return output.read("raw").select(["doc_id", "content", "n_bytes", "format", "source_uri", "collection"])
-    wanted = pa.array(sorted(doc_ids), pa.string())
-    table = ds.dataset(files, format="parquet").to_table(filter=ds.field("doc_id").isin(wanted))
-    return table.select(["doc_id", "content", "n_bytes", "format", "source_uri", "collection"]).sort_by(
-        "source_uri"
-    )
-
-
 def _with_stored_sources(raw: pa.Table, stored: pa.Table) -> pa.Table:
     """Use the source_uri and collection the run stored (raw/ keeps where bytes were first seen)."""
-    where = dict(zip(stored["doc_id"].to_pylist(), zip(stored["source_uri"].to_pylist(),
-                                                        stored["collection"].to_pylist())))
-    ids = raw["doc_id"].to_pylist()
-    uris = [where.get(d, (u, c))[0] for d, u, c in zip(ids, raw["source_uri"].to_pylist(), raw["collection"].to_pylist())]
-    collections = [where.get(d, (u, c))[1] for d, u, c in zip(ids, raw["source_uri"].to_pylist(), raw["collection"].to_pylist())]
-    raw = raw.set_column(raw.schema.get_field_index("source_uri"), "source_uri", pa.array(uris, pa.string()))
-    return raw.set_column(raw.schema.get_field_index("collection"), "collection", pa.array(collections, pa.string()))
+    sources = stored.select(["doc_id", "source_uri", "collection"]).rename_columns(
+        ["doc_id", "stored_uri", "stored_collection"]
+    )
+    joined = raw.join(sources, "doc_id", join_type="left outer")
+    uri = pc.coalesce(joined["stored_uri"], joined["source_uri"])
+    collection = pc.coalesce(joined["stored_collection"], joined["collection"])
+    joined = joined.set_column(joined.schema.get_field_index("source_uri"), "source_uri", uri)
+    joined = joined.set_column(
+        joined.schema.get_field_index("collection"), "collection", collection
+    )
+    return joined.select(raw.column_names).sort_by("source_uri")
 
 
 def _difference(report: dict, doc_id: str, column: str, stored, fresh) -> None:
     report["columns"][column] += 1
     if len(report["differences"]) < SHOWN_DIFFERENCES:
-        report["differences"].append({"doc_id": doc_id, "column": column, "stored": stored, "recomputed": fresh})
+        report["differences"].append(
+            {"doc_id": doc_id, "column": column, "stored": stored, "recomputed": fresh}
+        )
     else:
         report.setdefault("n_more_differences", 0)
         report["n_more_differences"] += 1
@@ -113,14 +119,18 @@ def print_report(report: dict, as_json: bool) -> None:
         f"recomputed with fingerprint {report['fingerprint']}"
     )
     if report["n_other_fingerprint"]:
-        print(f"  {report['n_other_fingerprint']} documents were computed with another fingerprint "
-              "(other version or options) and were not compared")
+        print(
+            f"  {report['n_other_fingerprint']} documents were computed with another fingerprint "
+            "(other version or options) and were not compared"
+        )
     if report["n_missing_raw"]:
         print(f"  {report['n_missing_raw']} documents have no raw bytes in raw/")
     for column, count in sorted(report["columns"].items()):
         print(f"  column {column}: {count} document(s) differ")
     for diff in report["differences"]:
-        print(f"  {diff['doc_id'][:16]} {diff['column']}: stored {diff['stored']!r} != "
-              f"recomputed {diff['recomputed']!r}")
+        print(
+            f"  {diff['doc_id'][:16]} {diff['column']}: stored {diff['stored']!r} != "
+            f"recomputed {diff['recomputed']!r}"
+        )
     if report.get("n_more_differences"):
         print(f"  ... and {report['n_more_differences']} more differences")

@@ -53,7 +53,9 @@ class PipelineConfig:
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.language is not None and (len(self.language) != 2 or not self.language.isalpha()):
-            raise UsageError(f"--language expects an ISO 639-1 code such as 'en', got {self.language!r}")
+            raise UsageError(
+                f"--language expects an ISO 639-1 code such as 'en', got {self.language!r}"
+            )
         if not 0 < self.repeated_line_min_share <= 1:
             raise UsageError("repeated_line_min_share must be in (0, 1]")
 
@@ -75,7 +77,9 @@ class PipelineConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise UsageError(f"unknown configuration keys {unknown}; expected some of {sorted(names)}")
+            raise UsageError(
+                f"unknown configuration keys {unknown}; expected some of {sorted(names)}"
+            )
         values = dict(data)
         if values.get("boilerplate_patterns") is not None:
             values["boilerplate_patterns"] = tuple(values["boilerplate_patterns"])

@@ -41,7 +41,10 @@ class Triage:
         keep = [
             row
             for row, (doc_id, uri, reason) in enumerate(
-                zip(*(rejects[c].to_pylist() for c in ("doc_id", "source_uri", "reason")), strict=True)
+                zip(
+                    *(rejects[c].to_pylist() for c in ("doc_id", "source_uri", "reason")),
+                    strict=True,
+                )
             )
             if not self._rejected_before(doc_id, uri, reason)
         ]

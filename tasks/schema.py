@@ -39,28 +39,65 @@ RUN_FIELDS = [
 
 IDENTITY_FIELDS = [
     _field("doc_id", pa.string(), "sha256 hex digest of the raw input bytes.", False),
-    _field("source_uri", pa.string(), "Where the input was read from (path or URL, '#n' for record n).", False),
-    _field("collection", pa.string(), "Parent folder relative to SOURCE ('' at top); a record file's stem.", False),
+    _field(
+        "source_uri",
+        pa.string(),
+        "Where the input was read from (path or URL, '#n' for record n).",
+        False,
+    ),
+    _field(
+        "collection",
+        pa.string(),
+        "Parent folder relative to SOURCE ('' at top); a record file's stem.",
+        False,
+    ),
 ]
 
 DOCUMENT_META_FIELDS = [
     _field("format", pa.string(), "Input format: txt, md, html, jsonl, csv or parquet."),
-    _field("encoding", pa.string(), "Encoding the raw bytes were decoded with (utf-8, cp1252, utf-16, ...)."),
-    _field("title", pa.string(), "Title from the heading, first short line, HTML metadata or record field."),
-    _field("author", pa.string(), "Author from the byline, HTML metadata or record field; null if absent."),
-    _field("published_date", pa.date32(), "Publication date from the byline, HTML or record; null if absent."),
+    _field(
+        "encoding",
+        pa.string(),
+        "Encoding the raw bytes were decoded with (utf-8, cp1252, utf-16, ...).",
+    ),
+    _field(
+        "title",
+        pa.string(),
+        "Title from the heading, first short line, HTML metadata or record field.",
+    ),
+    _field(
+        "author",
+        pa.string(),
+        "Author from the byline, HTML metadata or record field; null if absent.",
+    ),
+    _field(
+        "published_date",
+        pa.date32(),
+        "Publication date from the byline, HTML or record; null if absent.",
+    ),
     _field("language", pa.string(), "ISO 639-1 language code, detected or forced with --language."),
     _field("text", pa.string(), "Cleaned body text; paragraphs separated by one blank line."),
-    _field("clean_ops", pa.list_(pa.string()), "Cleaning steps that changed this document, in order."),
-    _field("n_chars_removed", pa.int64(), "Characters of the decoded input not kept in title, author or text."),
+    _field(
+        "clean_ops", pa.list_(pa.string()), "Cleaning steps that changed this document, in order."
+    ),
+    _field(
+        "n_chars_removed",
+        pa.int64(),
+        "Characters of the decoded input not kept in title, author or text.",
+    ),
 ]
 
 READABILITY_FIELDS = [
     _float("flesch_reading_ease", "textstat.flesch_reading_ease(text) in the row's language."),
     _float("flesch_kincaid_grade", "textstat.flesch_kincaid_grade(text)."),
     _float("gunning_fog", "textstat.gunning_fog(text)."),
-    _float("smog_index", "textstat.smog_index(text) (any number of sentences, as textstat computes it)."),
-    _float("coleman_liau_index", "textstat.coleman_liau_index(text) (textstat's 0.058 coefficient)."),
+    _float(
+        "smog_index",
+        "textstat.smog_index(text) (any number of sentences, as textstat computes it).",
+    ),
+    _float(
+        "coleman_liau_index", "textstat.coleman_liau_index(text) (textstat's 0.058 coefficient)."
+    ),
     _float("automated_readability_index", "textstat.automated_readability_index(text)."),
     _float("dale_chall_readability_score", "textstat.dale_chall_readability_score(text)."),
     _float("linsear_write_formula", "textstat.linsear_write_formula(text)."),
@@ -70,9 +107,13 @@ READABILITY_FIELDS = [
     _float("rix", "textstat.rix(text)."),
     _float("text_standard", "textstat.text_standard(text, float_output=True): consensus grade."),
     _float("reading_time", "textstat.reading_time(text): seconds at 14.69 ms per character."),
-    _float("fernandez_huerta", "textstat.fernandez_huerta(text); Spanish documents only, else null."),
+    _float(
+        "fernandez_huerta", "textstat.fernandez_huerta(text); Spanish documents only, else null."
+    ),
     _float("szigriszt_pazos", "textstat.szigriszt_pazos(text); Spanish documents only, else null."),
-    _float("gutierrez_polini", "textstat.gutierrez_polini(text); Spanish documents only, else null."),
+    _float(
+        "gutierrez_polini", "textstat.gutierrez_polini(text); Spanish documents only, else null."
+    ),
     _float("crawford", "textstat.crawford(text); Spanish documents only, else null."),
     _float("gulpease_index", "textstat.gulpease_index(text); Italian documents only, else null."),
     _float(
@@ -84,9 +125,14 @@ READABILITY_FIELDS = [
 
 COUNT_FIELDS = [
     _int("n_chars", "textstat.char_count(text): characters excluding whitespace."),
-    _int("n_letters", "textstat.letter_count(text): characters excluding whitespace and punctuation."),
+    _int(
+        "n_letters", "textstat.letter_count(text): characters excluding whitespace and punctuation."
+    ),
     _int("n_words", "textstat.lexicon_count(text): words after removing punctuation."),
-    _int("n_sentences", "Sentences found by proseflow's segmenter (abbreviation, decimal and quote aware)."),
+    _int(
+        "n_sentences",
+        "Sentences found by proseflow's segmenter (abbreviation, decimal and quote aware).",
+    ),
     _int("n_paragraphs", "Blocks of text separated by a blank line."),
     _int("n_syllables", "textstat.syllable_count(text) in the row's language."),
     _int("n_difficult_words", "textstat.difficult_words(text)."),
@@ -95,15 +141,29 @@ COUNT_FIELDS = [
 STAT_FIELDS = [
     _int("n_unique_words", "Distinct word tokens, lower-cased, with \u2019 written as '."),
     _float("type_token_ratio", "n_unique_words / word tokens; null without words."),
-    _float("mtld", "Measure of textual lexical diversity (McCarthy & Jarvis 2010, threshold 0.72); null below 10 tokens "
-        "or when a pass finds no factor (all tokens distinct).",),
+    _float(
+        "mtld",
+        "Measure of textual lexical diversity (McCarthy & Jarvis 2010, threshold 0.72); null below 10 tokens "
+        "or when a pass finds no factor (all tokens distinct).",
+    ),
     _float("avg_word_length", "Mean letters per word token."),
-    _float("avg_sentence_length", "Mean word tokens per segmenter sentence; null without sentences."),
-    _float("sentence_length_std", "Population standard deviation of words per segmenter sentence; null without sentences."),
-    _int("max_sentence_length", "Word tokens in the longest segmenter sentence; null without sentences."),
+    _float(
+        "avg_sentence_length", "Mean word tokens per segmenter sentence; null without sentences."
+    ),
+    _float(
+        "sentence_length_std",
+        "Population standard deviation of words per segmenter sentence; null without sentences.",
+    ),
+    _int(
+        "max_sentence_length",
+        "Word tokens in the longest segmenter sentence; null without sentences.",
+    ),
     _float("long_word_ratio", "Share of word tokens with 7 or more letters."),
-    _float("stopword_ratio", "Share of word tokens that are stopwords of the document's language; null for languages "
-        "without a list (lists: en es fr de it pt nl).",),
+    _float(
+        "stopword_ratio",
+        "Share of word tokens that are stopwords of the document's language; null for languages "
+        "without a list (lists: en es fr de it pt nl).",
+    ),
     _float("digit_ratio", "Share of non-whitespace characters that are digits."),
     _float("uppercase_ratio", "Share of letters that are upper case."),
     _float(
@@ -113,7 +173,7 @@ STAT_FIELDS = [
     ),
     _int(
         "n_quotes",
-        "Quoted passages holding at least one word (\"\u2026\", \u201c\u2026\u201d, \u201e\u2026\u201c, \u00ab\u2026\u00bb); "
+        'Quoted passages holding at least one word ("\u2026", \u201c\u2026\u201d, \u201e\u2026\u201c, \u00ab\u2026\u00bb); '
         "a quote still open at a paragraph end closes there.",
     ),
     _float("quote_ratio", "Share of word tokens inside quoted passages."),
@@ -137,8 +197,15 @@ REJECTS = pa.schema(
     [
         _field("source_uri", pa.string(), "Where the input was read from.", False),
         _field("collection", pa.string(), "Parent folder relative to SOURCE ('' at top)."),
-        _field("doc_id", pa.string(), "sha256 of the raw bytes when they could be read, else null."),
-        _field("reason", pa.string(), "Stable reason code: empty, binary, undecodable, too_large, ...", False),
+        _field(
+            "doc_id", pa.string(), "sha256 of the raw bytes when they could be read, else null."
+        ),
+        _field(
+            "reason",
+            pa.string(),
+            "Stable reason code: empty, binary, undecodable, too_large, ...",
+            False,
+        ),
         _field("detail", pa.string(), "Human-readable explanation.", False),
         _field("n_bytes", pa.int64(), "Size of the input in bytes when known."),
         RUN_FIELDS[0],
@@ -171,13 +238,27 @@ RUNS = pa.schema(
         _field("pipeline_version", pa.string(), "proseflow version.", False),
         _field("pipeline_fingerprint", pa.string(), "See documents.pipeline_fingerprint.", False),
         _field("schema_version", pa.string(), "Version of these schemas.", False),
-        _field("versions", pa.string(), "Library versions (python, prefect, pyarrow, textstat, ...), JSON.", False),
+        _field(
+            "versions",
+            pa.string(),
+            "Library versions (python, prefect, pyarrow, textstat, ...), JSON.",
+            False,
+        ),
         _field("n_inputs", pa.int64(), "Inputs discovered: documents + rejects + skipped.", False),
         _field("n_documents", pa.int64(), "Document rows committed by the run.", False),
         _field("n_rejects", pa.int64(), "Reject rows committed by the run.", False),
-        _field("n_skipped", pa.int64(), "Inputs already committed with the same fingerprint.", False),
-        _field("n_ignored", pa.int64(), "Files under SOURCE that are not inputs (other extensions).", False),
-        _field("clean_ops", pa.string(), "Documents changed per cleaning step, JSON object.", False),
+        _field(
+            "n_skipped", pa.int64(), "Inputs already committed with the same fingerprint.", False
+        ),
+        _field(
+            "n_ignored",
+            pa.int64(),
+            "Files under SOURCE that are not inputs (other extensions).",
+            False,
+        ),
+        _field(
+            "clean_ops", pa.string(), "Documents changed per cleaning step, JSON object.", False
+        ),
         _field("stage_seconds", pa.string(), "Seconds spent in each stage, JSON object.", False),
         _field("error", pa.string(), "Why a failed run failed; null when completed."),
     ]
@@ -187,7 +268,9 @@ CORPUS_STATS = pa.schema(
     [
         RUN_FIELDS[0],
         RUN_FIELDS[1],
-        _field("collection", pa.string(), "Collection, or '*' for all documents of the run.", False),
+        _field(
+            "collection", pa.string(), "Collection, or '*' for all documents of the run.", False
+        ),
         _field("column", pa.string(), "Numeric column of `documents` summarised.", False),
         _int("count", "Non-null values."),
         _int("nulls", "Null values."),
@@ -207,7 +290,9 @@ TERMS = pa.schema(
     [
         RUN_FIELDS[0],
         RUN_FIELDS[1],
-        _field("collection", pa.string(), "Collection, or '*' for all documents of the run.", False),
+        _field(
+            "collection", pa.string(), "Collection, or '*' for all documents of the run.", False
+        ),
         _int("rank", "1 for the most frequent term of the collection."),
         _field("term", pa.string(), "Lower-cased word, stopwords excluded.", False),
         _int("document_frequency", "Documents of the collection containing the term."),

@@ -77,7 +77,9 @@ def conform(table: pa.Table, dataset: str) -> pa.Table:
     schema = DATASETS[dataset]
     missing = [name for name in schema.names if name not in table.column_names]
     if missing:
-        raise OutputError(f"{dataset} table lacks columns {missing}; the stage that owns them did not run")
+        raise OutputError(
+            f"{dataset} table lacks columns {missing}; the stage that owns them did not run"
+        )
     return table.select(schema.names).cast(schema)
 
 
@@ -147,7 +149,7 @@ class RunLock:
 
     def acquire(self, run_id: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")
+        handle = open(self.path, "a+")  # noqa: SIM115 - held open for the run's life
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -161,7 +163,9 @@ class RunLock:
         handle.seek(0)
         handle.truncate()
         started = utc_now().isoformat(timespec="seconds")
-        handle.write(f"run {run_id} (pid {os.getpid()} on {socket.gethostname()}, started {started})")
+        handle.write(
+            f"run {run_id} (pid {os.getpid()} on {socket.gethostname()}, started {started})"
+        )
         handle.flush()
         self.handle = handle
 
@@ -219,7 +223,9 @@ class Staging:
         """Write one batch of a dataset into staging under a unique key; nothing for empty tables."""
         if table.num_rows == 0:
             return None
-        return write_parquet(self.part_path(dataset, key), table, dataset, self.run_id, self.fingerprint)
+        return write_parquet(
+            self.part_path(dataset, key), table, dataset, self.run_id, self.fingerprint
+        )
 
     def staged_files(self, dataset: str) -> list[str]:
         folder = self.root / "parts" / dataset
@@ -236,8 +242,12 @@ class Staging:
         if not files:
             return 0
         rows = 0
-        for index, table in enumerate(_sorted_chunks(files, sort_keys, DATASETS[dataset], self.work)):
-            write_parquet(final / f"part-{index:05d}.parquet", table, dataset, self.run_id, self.fingerprint)
+        for index, table in enumerate(
+            _sorted_chunks(files, sort_keys, DATASETS[dataset], self.work)
+        ):
+            write_parquet(
+                final / f"part-{index:05d}.parquet", table, dataset, self.run_id, self.fingerprint
+            )
             rows += table.num_rows
         return rows
 
@@ -251,7 +261,9 @@ class Staging:
 
     def commit(self, runs_row: pa.Table) -> None:
         """Make the run visible: journal, one rename per dataset, then the runs row last."""
-        write_parquet(self.root / "final" / "runs.parquet", runs_row, "runs", self.run_id, self.fingerprint)
+        write_parquet(
+            self.root / "final" / "runs.parquet", runs_row, "runs", self.run_id, self.fingerprint
+        )
         journal = self.root / JOURNAL
         journal.write_text(self.run_id)
         _fsync(journal)
@@ -261,7 +273,9 @@ class Staging:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _sorted_chunks(files: list[str], keys: Sequence[str], schema: pa.Schema, tmp: Path) -> Iterator[pa.Table]:
+def _sorted_chunks(
+    files: list[str], keys: Sequence[str], schema: pa.Schema, tmp: Path
+) -> Iterator[pa.Table]:
     """Yield the rows of files ordered by keys, ROWS_PER_FILE at a time, with bounded memory."""
     import duckdb
 
@@ -373,16 +387,22 @@ class CommittedIndex:
     documents: dict[str, str]  # doc_id -> source_uri, for the current fingerprint
     rejected: set[tuple[str, str]]  # (doc_id, source_uri) rejected under the current fingerprint
     raw: set[str]  # doc_ids whose bytes are in raw/
-    unread: set[tuple[str, str]] = field(default_factory=set)  # (source_uri, reason), bytes never read
+    unread: set[tuple[str, str]] = field(
+        default_factory=set
+    )  # (source_uri, reason), bytes never read
 
     @classmethod
     def load(cls, output: Output, fingerprint: str) -> CommittedIndex:
         same = ds.field("pipeline_fingerprint") == fingerprint
         docs = output.read("documents", ["doc_id", "source_uri"], filter=same)
-        rejects = output.read("rejects", ["doc_id", "source_uri", "reason"], filter=same).to_pylist()
+        rejects = output.read(
+            "rejects", ["doc_id", "source_uri", "reason"], filter=same
+        ).to_pylist()
         raw = output.read("raw", ["doc_id"])
         return cls(
-            documents=dict(zip(docs["doc_id"].to_pylist(), docs["source_uri"].to_pylist(), strict=True)),
+            documents=dict(
+                zip(docs["doc_id"].to_pylist(), docs["source_uri"].to_pylist(), strict=True)
+            ),
             rejected={(r["doc_id"], r["source_uri"]) for r in rejects if r["doc_id"] is not None},
             raw=set(raw["doc_id"].to_pylist()),
             unread={(r["source_uri"], r["reason"]) for r in rejects if r["doc_id"] is None},

@@ -15,8 +15,8 @@ import pytest
 
 from flows import cli
 from flows.runtime import run_flow
-from tasks.config import PipelineConfig
 from tasks import store
+from tasks.config import PipelineConfig
 from tests.conftest import REPO, SEEDS
 
 PROSEFLOW = [sys.executable, "-m", "flows.cli"]
@@ -83,7 +83,9 @@ def test_readme_data_dictionary_matches_the_schemas():
     from tasks.schema import data_dictionary_markdown
 
     readme = (REPO / "README.md").read_text()
-    assert data_dictionary_markdown() in readme, "README data dictionary is stale: run `proseflow schema`"
+    assert data_dictionary_markdown() in readme, (
+        "README data dictionary is stale: run `proseflow schema`"
+    )
 
 
 @pytest.mark.slow
@@ -109,7 +111,11 @@ def comparable(output: Path, dataset: str) -> list[dict]:
     table = pq.read_table(output / dataset)
     drop = [c for c in ("run_id", "processed_at", "first_seen_at") if c in table.column_names]
     table = table.drop_columns(drop)
-    keys = [k for k in ("doc_id", "source_uri", "collection", "column", "rank") if k in table.column_names]
+    keys = [
+        k
+        for k in ("doc_id", "source_uri", "collection", "column", "rank")
+        if k in table.column_names
+    ]
     return table.sort_by([(k, "ascending") for k in keys]).to_pylist()
 
 
@@ -122,7 +128,11 @@ def test_kill_9_mid_run_leaves_nothing_visible_and_rerun_completes(tmp_path, pre
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.Popen(
         [*PROSEFLOW, "run", str(source), "--output", str(killed), "--batch-size", "50"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     staged = killed / store.CONTROL_DIR / "staging"
     deadline = time.monotonic() + 150
@@ -130,7 +140,9 @@ def test_kill_9_mid_run_leaves_nothing_visible_and_rerun_completes(tmp_path, pre
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)  # the run and its embedded Prefect server
     proc.wait()
-    assert list(staged.glob("*/parts/documents/*.parquet")), "the run ended before it could be killed"
+    assert list(staged.glob("*/parts/documents/*.parquet")), (
+        "the run ended before it could be killed"
+    )
     assert not list(killed.glob("documents/**/*.parquet"))
     assert not list(killed.glob("raw/**/*.parquet"))
 

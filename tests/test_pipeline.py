@@ -57,12 +57,21 @@ def test_seed_scores_equal_textstat(seed_run):
     row = pq.read_table(output / "documents").to_pylist()[0]
     textstat.set_lang("en")
     for name in READABILITY_COLUMNS:
-        if name in ("fernandez_huerta", "szigriszt_pazos", "gutierrez_polini", "crawford",
-                    "gulpease_index", "wiener_sachtextformel", "osman"):
+        if name in (
+            "fernandez_huerta",
+            "szigriszt_pazos",
+            "gutierrez_polini",
+            "crawford",
+            "gulpease_index",
+            "wiener_sachtextformel",
+            "osman",
+        ):
             assert row[name] is None, name
             continue
         fn = getattr(textstat, name)
-        expected = fn(row["text"], float_output=True) if name == "text_standard" else fn(row["text"])
+        expected = (
+            fn(row["text"], float_output=True) if name == "text_standard" else fn(row["text"])
+        )
         assert row[name] == expected, name
 
 
@@ -85,7 +94,12 @@ def test_runs_row_records_the_run(seed_run):
 def test_every_file_carries_run_metadata(seed_run):
     output, summary = seed_run
     files = list(output.glob("*/**/*.parquet"))
-    assert {f.relative_to(output).parts[0] for f in files} >= {"documents", "raw", "runs", "corpus_stats"}
+    assert {f.relative_to(output).parts[0] for f in files} >= {
+        "documents",
+        "raw",
+        "runs",
+        "corpus_stats",
+    }
     for path in files:
         meta = pq.read_schema(path).metadata
         assert meta[b"proseflow.run_id"].decode() == summary["run_id"]
@@ -123,10 +137,20 @@ def test_hostile_inputs_become_rejects_while_the_run_goes_on(tmp_path):
     (source / "notes.pdf").write_bytes(b"%PDF-1.4")
     output = tmp_path / "out"
     summary = run_flow([str(source)], str(output), PipelineConfig())
-    rejects = {r["source_uri"].rsplit("/", 1)[-1]: r["reason"] for r in pq.read_table(output / "rejects").to_pylist()}
-    assert rejects == {"empty.txt": "empty", "blank.md": "empty", "binary.txt": "binary", "broken.txt": "unreadable"}
+    rejects = {
+        r["source_uri"].rsplit("/", 1)[-1]: r["reason"]
+        for r in pq.read_table(output / "rejects").to_pylist()
+    }
+    assert rejects == {
+        "empty.txt": "empty",
+        "blank.md": "empty",
+        "binary.txt": "binary",
+        "broken.txt": "unreadable",
+    }
     assert summary["n_documents"] == 1 and summary["n_ignored"] == 1
-    assert summary["n_inputs"] == summary["n_documents"] + summary["n_rejects"] + summary["n_skipped"]
+    assert (
+        summary["n_inputs"] == summary["n_documents"] + summary["n_rejects"] + summary["n_skipped"]
+    )
 
 
 def test_rerun_skips_committed_work_and_changed_file_gets_new_doc_id(tmp_path):
@@ -134,7 +158,9 @@ def test_rerun_skips_committed_work_and_changed_file_gets_new_doc_id(tmp_path):
     (source / "world").mkdir(parents=True)
     seed = (SEEDS / "000_b1d7bf9a9c0969a7.txt").read_text()
     (source / "world" / "a.txt").write_text(seed)
-    (source / "b.md").write_text("# Short note\n\nThe council met on Tuesday. It approved the budget.\n")
+    (source / "b.md").write_text(
+        "# Short note\n\nThe council met on Tuesday. It approved the budget.\n"
+    )
     (source / "empty.txt").write_text("")
     output = tmp_path / "out"
     first = run_flow([str(source)], str(output), PipelineConfig())
@@ -145,10 +171,14 @@ def test_rerun_skips_committed_work_and_changed_file_gets_new_doc_id(tmp_path):
     third = run_flow([str(source)], str(output), PipelineConfig())
     assert (third["n_documents"], third["n_skipped"]) == (1, 2)
     con = duckdb.connect(str(output / "proseflow.duckdb"), read_only=True)
-    b_rows = con.execute("select doc_id from documents_all where source_uri like '%b.md'").fetchall()
+    b_rows = con.execute(
+        "select doc_id from documents_all where source_uri like '%b.md'"
+    ).fetchall()
     assert len({r[0] for r in b_rows}) == 2  # the old row stays in documents_all
     assert con.execute("select count(*) from runs").fetchone()[0] == 3
-    collections = dict(con.execute("select source_uri like '%a.txt', collection from documents_all").fetchall())
+    collections = dict(
+        con.execute("select source_uri like '%a.txt', collection from documents_all").fetchall()
+    )
     assert collections[True] == "world"
 
 
@@ -179,7 +209,10 @@ def test_reprocess_with_new_options_and_verify(tmp_path):
     assert verify(out, PipelineConfig())["identical"]
     assert verify(out, published, second["run_id"])["identical"]
     con = duckdb.connect(str(output / "proseflow.duckdb"), read_only=True)
-    assert con.execute("select pipeline_fingerprint from documents").fetchone()[0] == second["pipeline_fingerprint"]
+    assert (
+        con.execute("select pipeline_fingerprint from documents").fetchone()[0]
+        == second["pipeline_fingerprint"]
+    )
     assert con.execute("select count(*) from documents_all").fetchone()[0] == 2
 
 
@@ -226,11 +259,17 @@ def test_full_run_never_touches_the_network_even_with_an_empty_nltk_cache(tmp_pa
 
     from tests.conftest import REPO
 
-    env = dict(os.environ, PROSEFLOW_NLTK_DATA=str(tmp_path / "nltk"), NLTK_DATA=str(tmp_path / "none"))
+    env = dict(
+        os.environ, PROSEFLOW_NLTK_DATA=str(tmp_path / "nltk"), NLTK_DATA=str(tmp_path / "none")
+    )
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.run(
         [sys.executable, "-c", GUARDED_RUN, str(SEEDS), str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=240, cwd=REPO, env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=REPO,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "ATTEMPTS []" in proc.stdout

@@ -34,9 +34,22 @@ def rejects_table(uris: list[str], fingerprint: str = "f" * 16) -> pa.Table:
 def runs_row(run_id: str, status: str = "completed") -> pa.Table:
     now = store.utc_now()
     row = {name: 0 for name in RUNS.names if name.startswith("n_")}
-    row.update(run_id=run_id, flow_run_name="n", started_at=now, finished_at=now, status=status,
-               source="[]", parameters="{}", pipeline_version="0", pipeline_fingerprint="f" * 16,
-               schema_version=SCHEMA_VERSION, versions="{}", clean_ops="{}", stage_seconds="{}", error=None)
+    row.update(
+        run_id=run_id,
+        flow_run_name="n",
+        started_at=now,
+        finished_at=now,
+        status=status,
+        source="[]",
+        parameters="{}",
+        pipeline_version="0",
+        pipeline_fingerprint="f" * 16,
+        schema_version=SCHEMA_VERSION,
+        versions="{}",
+        clean_ops="{}",
+        stage_seconds="{}",
+        error=None,
+    )
     return pa.Table.from_pylist([row], schema=RUNS)
 
 
@@ -87,7 +100,9 @@ def test_recover_rolls_a_journaled_commit_forward(tmp_path):
 def test_recover_removes_an_unjournaled_run_and_records_it_failed(tmp_path):
     output = store.Output.open(tmp_path / "out")
     staging = store.Staging(output, "r2", "f" * 16)
-    info = {k: v for k, v in runs_row("r2").to_pylist()[0].items() if k not in ("status", "finished_at")}
+    info = {
+        k: v for k, v in runs_row("r2").to_pylist()[0].items() if k not in ("status", "finished_at")
+    }
     info["started_at"] = info["started_at"].isoformat()
     staging.start(info)
     staging.stage("rejects", rejects_table(["a"]), "k1")
@@ -100,9 +115,8 @@ def test_recover_removes_an_unjournaled_run_and_records_it_failed(tmp_path):
 
 def test_lock_is_exclusive_and_names_the_holder(tmp_path):
     output = store.Output.open(tmp_path / "out")
-    with store.locked(output, "first-run"):
-        with pytest.raises(OutputLockedError, match="first-run"):
-            store.RunLock(output.root / store.CONTROL_DIR / "lock").acquire("second-run")
+    with store.locked(output, "first-run"), pytest.raises(OutputLockedError, match="first-run"):
+        store.RunLock(output.root / store.CONTROL_DIR / "lock").acquire("second-run")
     with store.locked(output, "third-run"):  # released after the block
         pass
 
