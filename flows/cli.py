@@ -374,6 +374,8 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     from tasks import catalog, store
 
     output = store.Output.open(args.output, create=False)
+    if not output.local:
+        raise UsageError(f"{output.url}: the DuckDB catalog is built for local outputs only")
     with store.locked(output, "catalog"):
         print(catalog.refresh(output))
     return 0

@@ -119,7 +119,7 @@ def run_doc_ids(output: store.Output, run_id: str) -> set[str]:
     """doc_ids a run committed as documents or rejected after decoding."""
     runs = output.read("runs", ["run_id"])["run_id"].to_pylist()
     if run_id not in runs:
-        raise UsageError(f"run {run_id} is not in {output.root}/runs; `proseflow runs` lists them")
+        raise UsageError(f"run {run_id} is not in {output.url}/runs; `proseflow runs` lists them")
     same = ds.field("run_id") == run_id
     docs = output.read("documents", ["doc_id"], filter=same)["doc_id"].to_pylist()
     rejects = output.read("rejects", ["doc_id"], filter=same & ds.field("doc_id").is_valid())
@@ -185,7 +185,9 @@ def staged_numeric(state: RunState) -> pa.Table:
     columns = ["collection"] + NUMERIC_COLUMNS
     if not files:
         return DOCUMENTS.empty_table().select(columns)
-    return ds.dataset(files, schema=DOCUMENTS, format="parquet").to_table(columns=columns)
+    return ds.dataset(files, schema=DOCUMENTS, format="parquet").to_table(
+        columns=columns
+    )  # local staging
 
 
 def _one_line(exc: BaseException) -> str:

@@ -33,7 +33,7 @@ def summary(state: RunState, corpus: pa.Table) -> dict:
     return {
         "run_id": state.run_id,
         "flow_run_name": state.flow_run_name,
-        "output": str(state.output.root),
+        "output": state.output.url,
         "pipeline_fingerprint": state.fingerprint,
         "n_inputs": state.n_inputs,
         "n_documents": state.n_documents,
@@ -116,9 +116,8 @@ def publish(summary_: dict) -> None:
             key="proseflow-collections",
             description="Mean scores per collection",
         )
-    create_link_artifact(
-        f"file://{summary_['output']}", link_text=summary_["output"], key="proseflow-output"
-    )
+    link = summary_["output"] if "://" in summary_["output"] else f"file://{summary_['output']}"
+    create_link_artifact(link, link_text=summary_["output"], key="proseflow-output")
     emit_event(
         event=EVENT,
         resource={"prefect.resource.id": f"proseflow.output.{summary_['output']}"},

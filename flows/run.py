@@ -51,7 +51,7 @@ class RunState:
     ) -> RunState:
         """Lock the output, finish what killed runs left, load what is committed, start staging."""
         out = store.Output.open(output)
-        lock = store.RunLock(out.root / store.CONTROL_DIR / "lock")
+        lock = store.RunLock(out.control / "lock")
         lock.acquire(run_id)
         try:
             recovered = store.recover(out)

@@ -38,6 +38,12 @@ class BatchProcessPool(ProcessPoolTaskRunner):
             self._resolver_executor = ThreadPoolExecutor(max_workers=threads)
         return self
 
+    def cancel_all(self) -> None:
+        """Drop submissions still waiting for upstream results, then cancel queued and wait for running."""
+        if getattr(self, "_resolver_executor", None) is not None:
+            self._resolver_executor.shutdown(wait=False, cancel_futures=True)
+        super().cancel_all()
+
 
 def dask_runner(config: PipelineConfig):
     """A DaskTaskRunner on --dask-address, or on a local cluster of --workers one-thread processes."""

@@ -44,16 +44,23 @@ def view_sql(output: Output, name: str) -> str:
     """CREATE VIEW statement for one view, over the dataset's committed files."""
     dataset, columns, clause = VIEWS[name]
     if output.files(dataset):
-        glob = str(output.dataset_dir(dataset) / "**" / "*.parquet").replace("'", "''")
+        glob = output.path(dataset, "**", "*.parquet").replace("'", "''")
         body = f"SELECT {columns} FROM read_parquet('{glob}', union_by_name = true) {clause}"
     else:
         body = _empty_select(DATASETS[dataset], columns)
     return f'CREATE OR REPLACE VIEW "{name}" AS {body}'
 
 
-def refresh(output: Output) -> str:
-    """Rebuild proseflow.duckdb next to the datasets; atomic replace, views only."""
+def refresh(output: Output) -> str | None:
+    """Rebuild proseflow.duckdb next to the datasets; atomic replace, views only.
+
+    Local outputs only: views over object storage would need DuckDB's httpfs extension, which it
+    downloads at run time. For those, query the Parquet files with DuckDB directly.
+    """
     import duckdb
+
+    if not output.local:
+        return None
 
     target = output.catalog_path
     tmp = target.with_name(f".{target.name}.tmp")

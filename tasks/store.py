@@ -93,38 +93,81 @@ def _fsync(path: Path) -> None:
 
 @dataclass
 class Output:
-    """A proseflow output folder."""
+    """A proseflow output: a local folder, or a folder on any fsspec filesystem (s3://, memory://, ...).
 
-    root: Path
+    Lock and staging always live on local disk: in `<output>/_proseflow/` for a local output, in
+    `~/.cache/proseflow/outputs/<hash of the URL>/` (or $PROSEFLOW_STATE) for a remote one.
+    """
+
+    root: str  # local path, or the path inside `fs`
+    fs: object  # fsspec filesystem
+    control: Path  # local folder holding the lock and the staging area
+    url: str  # what the user passed, normalised: shown in messages and the run summary
 
     @classmethod
     def open(cls, location: str | os.PathLike, create: bool = True) -> Output:
-        root = Path(location).expanduser()
+        location = str(location)
+        if _is_remote(location):
+            output = cls._remote(location)
+        else:
+            output = cls._local(Path(location).expanduser())
+        if not create and not output.fs.isdir(output.path("runs")):
+            raise OutputError(
+                f"{output.url} holds no proseflow runs; pass the folder given to --output"
+            )
+        if create:
+            (output.control / "staging").mkdir(parents=True, exist_ok=True)
+        return output
+
+    @classmethod
+    def _local(cls, root: Path) -> Output:
+        from fsspec.implementations.local import LocalFileSystem
+
         if root.exists() and not root.is_dir():
             raise OutputError(f"output {root} is a file; expected a folder (or a path to create)")
-        if not create and not (root / "runs").is_dir():
-            raise OutputError(f"{root} holds no proseflow runs; pass the folder given to --output")
-        if create:
-            (root / CONTROL_DIR / "staging").mkdir(parents=True, exist_ok=True)
-        return cls(root.resolve() if root.exists() else root)
+        root = root.resolve()
+        return cls(str(root), LocalFileSystem(), root / CONTROL_DIR, str(root))
 
-    def dataset_dir(self, dataset: str) -> Path:
-        return self.root / dataset
+    @classmethod
+    def _remote(cls, url: str) -> Output:
+        import hashlib
+
+        import fsspec
+
+        try:
+            fs, path = fsspec.core.url_to_fs(url)
+        except (ImportError, ValueError) as exc:
+            raise OutputError(f"--output {url}: {exc}; install the fsspec backend for it") from None
+        state = Path(
+            os.environ.get("PROSEFLOW_STATE", Path.home() / ".cache" / "proseflow" / "outputs")
+        )
+        key = hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:16]
+        return cls(path.rstrip("/"), fs, state / key, url.rstrip("/"))
+
+    @property
+    def local(self) -> bool:
+        return self.url == self.root
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root, *parts])
 
     @property
     def staging_root(self) -> Path:
-        return self.root / CONTROL_DIR / "staging"
+        return self.control / "staging"
 
     @property
     def catalog_path(self) -> Path:
-        return self.root / "proseflow.duckdb"
+        return Path(self.root) / "proseflow.duckdb"
 
     def files(self, dataset: str) -> list[str]:
         """Committed Parquet files of a dataset, sorted."""
-        folder = self.dataset_dir(dataset)
-        if not folder.is_dir():
+        folder = self.path(dataset)
+        if not self.fs.isdir(folder):
             return []
-        return sorted(str(p) for p in folder.rglob("*.parquet") if not p.name.startswith("."))
+        found = self.fs.find(folder)
+        return sorted(
+            f for f in found if f.endswith(".parquet") and not f.rsplit("/", 1)[-1].startswith(".")
+        )
 
     def read(self, dataset: str, columns: Sequence[str] | None = None, filter=None) -> pa.Table:
         """Committed rows of a dataset (empty table with the schema when there are none)."""
@@ -133,8 +176,39 @@ class Output:
         if not files:
             table = schema.empty_table()
             return table.select(list(columns)) if columns else table
-        dataset_ = ds.dataset(files, schema=schema, format="parquet")
+        dataset_ = ds.dataset(files, schema=schema, format="parquet", filesystem=self.arrow_fs())
         return dataset_.to_table(columns=list(columns) if columns else None, filter=filter)
+
+    def arrow_fs(self):
+        """The output's filesystem as pyarrow sees it."""
+        if self.local:
+            return None
+        from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+        return PyFileSystem(FSSpecHandler(self.fs))
+
+    def exists(self, *parts: str) -> bool:
+        return self.fs.exists(self.path(*parts))
+
+    def publish(self, local: Path, *parts: str) -> None:
+        """Move a finished local file or folder into the output (a rename on local disk)."""
+        target = self.path(*parts)
+        if self.local:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(local, target)
+            return
+        self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        if local.is_dir():
+            for file in sorted(local.iterdir()):
+                self.fs.put_file(str(file), f"{target}/{file.name}")
+            shutil.rmtree(local)
+        else:
+            self.fs.put_file(str(local), target)
+            local.unlink()
+
+
+def _is_remote(location: str) -> bool:
+    return "://" in location and not location.startswith("file://")
 
 
 # ---------------------------------------------------------------- lock
@@ -157,7 +231,7 @@ class RunLock:
             holder = handle.read().strip() or "an unknown run"
             handle.close()
             raise OutputLockedError(
-                f"output {self.path.parent.parent} is in use by {holder}; wait for that run to finish "
+                f"the output is in use by {holder}; wait for that run to finish "
                 "(a killed run releases the lock by itself)"
             ) from None
         handle.seek(0)
@@ -180,7 +254,7 @@ class RunLock:
 @contextlib.contextmanager
 def locked(output: Output, run_id: str) -> Iterator[RunLock]:
     """Hold the output's lock for the duration of the block."""
-    lock = RunLock(output.root / CONTROL_DIR / "lock")
+    lock = RunLock(output.control / "lock")
     lock.acquire(run_id)
     try:
         yield lock
@@ -312,14 +386,11 @@ def _roll_forward(output: Output, staging_root: Path) -> None:
     final = staging_root / "final"
     for dataset in COMMITTED_DATASETS:
         source = final / dataset
-        target = output.dataset_dir(dataset) / f"run-{run_id}"
-        if source.is_dir() and not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, target)
+        if source.is_dir():
+            output.publish(source, dataset, f"run-{run_id}")
     runs_file = final / "runs.parquet"
     if runs_file.exists():
-        (output.root / "runs").mkdir(exist_ok=True)
-        os.replace(runs_file, output.root / "runs" / f"run-{run_id}.parquet")
+        output.publish(runs_file, "runs", f"run-{run_id}.parquet")
     shutil.rmtree(staging_root, ignore_errors=True)
 
 
@@ -340,7 +411,7 @@ def recover(output: Output) -> list[dict]:
             continue
         info = _read_info(leftover)
         shutil.rmtree(leftover, ignore_errors=True)
-        if info and not (output.root / "runs" / f"run-{leftover.name}.parquet").exists():
+        if info and not output.exists("runs", f"run-{leftover.name}.parquet"):
             record_failed_run(output, info, "interrupted before its commit; leftovers removed")
         handled.append({"run_id": leftover.name, "action": "removed"})
     return handled
@@ -369,8 +440,15 @@ def record_failed_run(output: Output, info: dict, error: str) -> None:
     row.setdefault("stage_seconds", "{}")
     row["started_at"] = _as_datetime(row["started_at"])
     table = pa.Table.from_pylist([{k: row.get(k) for k in RUNS.names}], schema=RUNS)
-    path = output.root / "runs" / f"run-{info['run_id']}.parquet"
-    write_parquet(path, table, "runs", info["run_id"], info["pipeline_fingerprint"])
+    write_runs_row(output, table)
+
+
+def write_runs_row(output: Output, row: pa.Table) -> None:
+    """Write a runs row straight into runs/ (atomic on local disk, one object elsewhere)."""
+    run_id, fingerprint = row["run_id"][0].as_py(), row["pipeline_fingerprint"][0].as_py()
+    local = output.control / f".runs-{run_id}.parquet"
+    write_parquet(local, row, "runs", run_id, fingerprint)
+    output.publish(local, "runs", f"run-{run_id}.parquet")
 
 
 def _as_datetime(value) -> datetime:

@@ -307,3 +307,21 @@ def test_batch_size_does_not_change_any_value(tmp_path):
     for dataset in ("documents", "raw", "corpus_stats", "terms"):
         left, right = comparable(tmp_path / "one", dataset), comparable(tmp_path / "many", dataset)
         assert left == right, dataset
+
+
+def test_fsspec_output_uses_the_same_commit_protocol(tmp_path, monkeypatch):
+    import fsspec
+
+    monkeypatch.setenv("PROSEFLOW_STATE", str(tmp_path / "state"))
+    url = f"memory://proseflow-test/{tmp_path.name}/out"
+    first = run_flow([str(SEEDS)], url, PipelineConfig())
+    again = run_flow([str(SEEDS)], url, PipelineConfig())
+    assert (first["n_documents"], again["n_skipped"], again["n_documents"]) == (1, 1, 0)
+    fs = fsspec.filesystem("memory")
+    files = fs.find(url)
+    assert any("/documents/run-" in f for f in files) and any("/raw/run-" in f for f in files)
+    assert not any("_proseflow" in f or f.endswith(".tmp") for f in files)
+    output = Output.open(url, create=False)
+    assert output.read("documents", ["title"])["title"].to_pylist() == [SEED_TITLE]
+    assert output.read("runs").num_rows == 2
+    assert verify(output, PipelineConfig())["identical"]

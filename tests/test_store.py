@@ -116,7 +116,7 @@ def test_recover_removes_an_unjournaled_run_and_records_it_failed(tmp_path):
 def test_lock_is_exclusive_and_names_the_holder(tmp_path):
     output = store.Output.open(tmp_path / "out")
     with store.locked(output, "first-run"), pytest.raises(OutputLockedError, match="first-run"):
-        store.RunLock(output.root / store.CONTROL_DIR / "lock").acquire("second-run")
+        store.RunLock(output.control / "lock").acquire("second-run")
     with store.locked(output, "third-run"):  # released after the block
         pass
 
@@ -128,7 +128,7 @@ def test_lock_of_a_killed_process_is_released(tmp_path):
         import os, signal
         from tasks import store
         output = store.Output.open({str(output.root)!r})
-        store.RunLock(output.root / store.CONTROL_DIR / "lock").acquire("doomed")
+        store.RunLock(output.control / "lock").acquire("doomed")
         os.kill(os.getpid(), signal.SIGKILL)
         """
     )
