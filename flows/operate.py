@@ -1,4 +1,4 @@
-"""Operating commands: `proseflow server` (a local Prefect server and UI) and `proseflow serve` (schedules)."""
+"""Operating commands: `proseflow server` (local Prefect server and UI), `proseflow serve` (schedules)."""
 
 from __future__ import annotations
 
@@ -72,9 +72,8 @@ def server_command(host: str, port: int) -> list[str]:
 def cmd_server(args: argparse.Namespace) -> int:
     env = server_env(args.host, args.port, dict(os.environ), Path.cwd())
     url = api_url(args.host, args.port)
-    print(
-        f"proseflow: starting a Prefect server on http://{args.host}:{args.port} (state in {env['PREFECT_HOME']})"
-    )
+    print(f"proseflow: starting a Prefect server on http://{args.host}:{args.port}")
+    print(f"proseflow: its state lives in {env['PREFECT_HOME']}")
     print(f"proseflow: point runs at it with: export PREFECT_API_URL={url}")
     print("proseflow: stop it with Ctrl-C", flush=True)
     process = subprocess.Popen(server_command(args.host, args.port), env=env)

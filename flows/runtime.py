@@ -1,4 +1,4 @@
-"""How a flow run executes: its task runner, its tags, and the deployment that serves it on a schedule."""
+"""How a flow run executes: its task runner, its tags, and the deployment that schedules it."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class BatchProcessPool(ProcessPoolTaskRunner):
     """ProcessPoolTaskRunner whose waits for upstream results never hold back a ready batch."""
 
     # Prefect waits for a submission's upstream futures in a pool of max_workers threads; chains of
-    # clean -> readability -> statistics fill it with waits, and the next batch's clean cannot start.
+    # clean -> readability -> statistics fill it with waits, and the next batch cannot start.
     def __enter__(self) -> BatchProcessPool:
         super().__enter__()
         if getattr(self, "_resolver_executor", None) is not None:
@@ -39,14 +39,14 @@ class BatchProcessPool(ProcessPoolTaskRunner):
         return self
 
     def cancel_all(self) -> None:
-        """Drop submissions still waiting for upstream results, then cancel queued and wait for running."""
+        """Drop submissions waiting for upstream results; cancel queued tasks; wait for running ones."""
         if getattr(self, "_resolver_executor", None) is not None:
             self._resolver_executor.shutdown(wait=False, cancel_futures=True)
         super().cancel_all()
 
 
 def dask_runner(config: PipelineConfig):
-    """A DaskTaskRunner on --dask-address, or on a local cluster of --workers one-thread processes."""
+    """A DaskTaskRunner on --dask-address, or on a local cluster of --workers 1-thread processes."""
     try:
         from prefect_dask import DaskTaskRunner
     except ImportError as exc:  # pragma: no cover - prefect-dask is a dependency
@@ -64,7 +64,7 @@ def dask_runner(config: PipelineConfig):
 
 
 def quiet_worker() -> None:
-    """Leave Ctrl-C to the flow process, so N workers do not print N KeyboardInterrupt tracebacks."""
+    """Leave Ctrl-C to the flow process, so N workers print no KeyboardInterrupt tracebacks."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -90,12 +90,12 @@ def run_flow(
 
 
 def deployment_parameters(sources: Sequence[str], output: str, config: PipelineConfig) -> dict:
-    """The flow parameters of a deployment, as JSON values (a deployment stores no Python objects)."""
+    """The flow parameters of a deployment, as JSON values (deployments store no Python objects)."""
     return {"sources": list(sources), "output": output, "config": config.to_dict()}
 
 
 def require_api_server(url: str | None = None) -> str:
-    """The API URL of a running server (environment or Prefect profile); a usage error without one."""
+    """The API URL of a running server (environment or profile); a usage error without one."""
     if url is None:
         from prefect.settings import get_current_settings
 

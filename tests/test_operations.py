@@ -1,4 +1,4 @@
-"""Operating proseflow: server command, schedules, tags, scale-out; the `server` tests use a real server."""
+"""Operating proseflow: server, schedules, tags, scale-out; `server`-marked tests use a real server."""
 
 from __future__ import annotations
 
@@ -51,7 +51,12 @@ def test_server_env_respects_a_prefect_home_already_set(tmp_path):
 
 def test_api_url_of_a_wildcard_bind_is_loopback():
     assert operate.api_url("0.0.0.0", 4200) == "http://127.0.0.1:4200/api"
-    assert operate.server_command("127.0.0.1", 4200)[-4:] == ["--host", "127.0.0.1", "--port", "4200"]
+    assert operate.server_command("127.0.0.1", 4200)[-4:] == [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "4200",
+    ]
 
 
 @pytest.mark.parametrize("command", ["server", "serve"])
@@ -85,8 +90,12 @@ def test_serve_refuses_without_a_server():
 def test_serve_command_without_a_server_prints_one_line_and_exits_2(tmp_path):
     env = _clean_env(tmp_path)
     done = subprocess.run(
-        [*PROSEFLOW, "serve", str(SEEDS), "--interval", "5"], env=env, cwd=REPO,
-        capture_output=True, text=True, timeout=60,
+        [*PROSEFLOW, "serve", str(SEEDS), "--interval", "5"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
@@ -108,7 +117,8 @@ configs = st.builds(
     workers=st.integers(1, 64),
     runner=st.sampled_from(RUNNERS),
     dask_address=st.none() | st.just("tcp://127.0.0.1:8786"),
-    boilerplate_patterns=st.none() | st.lists(st.text("abc ^$", max_size=10), max_size=3).map(tuple),
+    boilerplate_patterns=st.none()
+    | st.lists(st.text("abc ^$", max_size=10), max_size=3).map(tuple),
 )
 
 
@@ -132,7 +142,9 @@ def test_task_runner_follows_workers_and_runner():
         assert processes._resolver_executor._max_workers >= 2 * runtime.TASKS_PER_BATCH * 2
     local = runtime.task_runner(PipelineConfig(runner="dask", workers=3))
     assert isinstance(local, DaskTaskRunner)
-    assert local.cluster_kwargs["n_workers"] == 3 and local.cluster_kwargs["threads_per_worker"] == 1
+    assert (
+        local.cluster_kwargs["n_workers"] == 3 and local.cluster_kwargs["threads_per_worker"] == 1
+    )
     remote = runtime.task_runner(PipelineConfig(runner="dask", dask_address="tcp://10.0.0.1:8786"))
     assert remote.address == "tcp://10.0.0.1:8786"
 
@@ -168,7 +180,7 @@ def _clean_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def _interruptible() -> None:
-    """Ctrl-C behaves as in a terminal even when the test process was started with SIGINT ignored."""
+    """Ctrl-C acts as in a terminal even if the test process was started with SIGINT ignored."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
@@ -193,13 +205,19 @@ def server(tmp_path_factory):
         cwd=home,
         # Schedule every 5 s instead of every 60 s so a served deployment's first run comes soon.
         env=_clean_env(home, PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="5"),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, preexec_fn=_interruptible,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_interruptible,
     )
     deadline = time.monotonic() + 60
     while not _healthy(url):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            pytest.skip(f"prefect server start did not come up on port {port}: {process.stdout.read()[-500:]}")
+            pytest.skip(
+                f"prefect server start did not come up on port {port}: {process.stdout.read()[-500:]}"
+            )
         time.sleep(0.5)
     yield url
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
@@ -223,11 +241,15 @@ def _proseflow(server: str, tmp_path: Path, *args: str, timeout: float = 90) -> 
     """Run `proseflow run ... --json` against the server; its summary."""
     env = _clean_env(tmp_path, PREFECT_API_URL=server)
     done = subprocess.run(
-        [*PROSEFLOW, "run", *args, "--json"], cwd=REPO, env=env, capture_output=True, text=True,
+        [*PROSEFLOW, "run", *args, "--json"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout[done.stdout.index("{"):])
+    return json.loads(done.stdout[done.stdout.index("{") :])
 
 
 @pytest.mark.server
@@ -249,7 +271,13 @@ def test_run_against_a_server_records_batch_tasks_tags_and_artifacts(server, cli
     task_runs = client.read_task_runs(flow_run_filter=only_this)
     # A task run is named after its task plus Prefect's "-<n>" suffix.
     names = {t.name.rsplit("-", 1)[0] for t in task_runs}
-    assert {"ingest [1/1]", "clean [1/1]", "readability [1/1]", "statistics [1/1]", "commit"} <= names
+    assert {
+        "ingest [1/1]",
+        "clean [1/1]",
+        "readability [1/1]",
+        "statistics [1/1]",
+        "commit",
+    } <= names
     assert len(task_runs) < 12
     assert all(t.state.is_completed() for t in task_runs)
     artifacts = client.read_artifacts(
@@ -268,11 +296,24 @@ def test_serve_runs_on_its_schedule_and_pauses_on_stop(server, client, tmp_path)
 
     name = f"test-{tmp_path.name[-12:]}"
     process = subprocess.Popen(
-        [*PROSEFLOW, "serve", str(SEEDS), "--interval", "5", "--name", name, "--output", str(tmp_path / "out")],
+        [
+            *PROSEFLOW,
+            "serve",
+            str(SEEDS),
+            "--interval",
+            "5",
+            "--name",
+            name,
+            "--output",
+            str(tmp_path / "out"),
+        ],
         cwd=REPO,
         env=_clean_env(tmp_path, PREFECT_API_URL=server, PREFECT_RUNNER_POLL_FREQUENCY="2"),
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True, preexec_fn=_interruptible,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_interruptible,
     )
     deployment = None
     try:
@@ -283,7 +324,11 @@ def test_serve_runs_on_its_schedule_and_pauses_on_stop(server, client, tmp_path)
             deployment = deployment or _deployment(client, f"proseflow/{name}")
             if deployment is not None:
                 only = DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
-                completed = [r for r in client.read_flow_runs(deployment_filter=only) if r.state.is_completed()]
+                completed = [
+                    r
+                    for r in client.read_flow_runs(deployment_filter=only)
+                    if r.state.is_completed()
+                ]
         assert completed, "no scheduled run completed within 75 s"
         assert "seeds" in completed[0].tags
         assert completed[0].parameters["config"] == PipelineConfig().to_dict()
@@ -329,9 +374,19 @@ def _documents(output: Path) -> pa.Table:
 def test_process_and_dask_runs_equal_the_local_run(server, small_corpus, tmp_path):
     common = [str(small_corpus), "--batch-size", "20"]
     local = _proseflow(server, tmp_path, *common, "--output", str(tmp_path / "local"))
-    procs = _proseflow(server, tmp_path, *common, "--workers", "2", "--output", str(tmp_path / "procs"))
+    procs = _proseflow(
+        server, tmp_path, *common, "--workers", "2", "--output", str(tmp_path / "procs")
+    )
     dask = _proseflow(
-        server, tmp_path, *common, "--runner", "dask", "--workers", "2", "--output", str(tmp_path / "dask")
+        server,
+        tmp_path,
+        *common,
+        "--runner",
+        "dask",
+        "--workers",
+        "2",
+        "--output",
+        str(tmp_path / "dask"),
     )
     counts = {(s["n_documents"], s["n_rejects"]) for s in (local, procs, dask)}
     assert len(counts) == 1 and local["n_documents"] > 50
