@@ -245,8 +245,11 @@ def execute(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from flows import reporting
+
     check_sources(args.sources)
     config = config_from_args(args)
+    reporting.terminal_bar = reporting.bar_wanted() and not args.json
     started = time.perf_counter()
     summary = execute(list(args.sources), args.output, config)
     print_summary(summary, time.perf_counter() - started, args.json)

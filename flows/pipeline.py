@@ -17,15 +17,14 @@ from prefect.runtime import flow_run
 from flows import reporting
 from flows.run import RunState, Stopwatch
 from flows.stages import (
+    BatchReport,
+    BatchTarget,
     IngestedBatch,
-    StageResult,
-    clean,
     discover,
     ingest,
     ingest_raw,
+    process_batch,
     profile,
-    readability,
-    statistics,
 )
 from tasks import catalog, store
 from tasks import stats as stats_stage
@@ -66,10 +65,11 @@ def pipeline(
     try:
         batches = ingest_all(state, from_raw)
         boilerplate = profile(state, batches)
-        for result in process(batches, boilerplate, config):
-            stage_result(state, result)
+        for report in process(state, batches, boilerplate):
+            record(state, report)
         summary = commit(state)
     except BaseException as exc:
+        stop_tasks()
         state.fail(_one_line(exc))
         raise
     finally:
@@ -127,32 +127,26 @@ def run_doc_ids(output: store.Output, run_id: str) -> set[str]:
 
 
 def process(
-    batches: list[IngestedBatch], boilerplate: pa.Table, config: PipelineConfig
-) -> Iterator[StageResult]:
-    """Submit clean -> readability -> statistics per batch, keeping a bounded number in flight."""
+    state: RunState, batches: list[IngestedBatch], boilerplate: pa.Table
+) -> Iterator[BatchReport]:
+    """Submit one batch task per batch (clean -> readability -> statistics), a bounded number at a time."""
+    config = state.config
+    target = BatchTarget(state.run_id, state.fingerprint, state.staging.staging)
     window = max(2, 2 * config.workers)
     in_flight: deque = deque()
-    total = len(batches)
     for i, batch in enumerate(batches):
-        label = f"[{i + 1}/{total}]"
-        cleaned = clean.with_options(name=f"clean {label}").submit(batch, boilerplate, config)
-        scored = readability.with_options(name=f"readability {label}").submit(cleaned, config)
-        in_flight.append(statistics.with_options(name=f"statistics {label}").submit(scored, config))
+        label = f"[{i + 1}/{len(batches)}]"
+        task_ = process_batch.with_options(name=f"batch {label}")
+        in_flight.append(task_.submit(batch, boilerplate, config, target, label))
         if len(in_flight) >= window:
             yield in_flight.popleft().result()
     while in_flight:
         yield in_flight.popleft().result()
 
 
-def stage_result(state: RunState, result: StageResult) -> None:
-    """Stage a finished batch's documents and rejects; fold its timings and terms into the run."""
-    for stage, seconds in result.seconds.items():
-        state.timed(stage, seconds)
-    if result.rejects is not None:
-        state.stage_rejects(result.rejects, f"{result.key}-clean")
-    state.stage_documents(result.table, result.key)
-    if result.terms is not None:
-        state.fold_terms(result.terms)
+def record(state: RunState, report: BatchReport) -> None:
+    """Fold a finished batch into the run and update its progress."""
+    state.record_batch(report)
     reporting.progress(state)
 
 
@@ -188,6 +182,16 @@ def staged_numeric(state: RunState) -> pa.Table:
     return ds.dataset(files, schema=DOCUMENTS, format="parquet").to_table(
         columns=columns
     )  # local staging
+
+
+def stop_tasks() -> None:
+    """Cancel queued batch tasks and wait for running ones, so none writes after staging is gone."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    cancel = getattr(context.task_runner, "cancel_all", None) if context else None
+    if cancel is not None:
+        cancel()
 
 
 def _one_line(exc: BaseException) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,6 +28,19 @@ MAIN_SCORES = (
     "n_words",
 )
 EVENT = "proseflow.dataset.committed"
+BAR_WIDTH = 30
+terminal_bar = False  # set by `proseflow run` when a person watches an interactive terminal
+
+
+def bar_wanted(stream=sys.stderr) -> bool:
+    """A progress bar only for a person at a terminal: never in CI, files, pipes or logs."""
+    return stream.isatty() and not os.environ.get("CI")
+
+
+def bar_line(done: int, total: int) -> str:
+    """`[#####.....]  512/2000 inputs` for DONE of TOTAL."""
+    filled = BAR_WIDTH * done // total if total else BAR_WIDTH
+    return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done:>{len(str(total))}}/{total} inputs"
 
 
 def summary(state: RunState, corpus: pa.Table) -> dict:
@@ -131,6 +146,11 @@ def progress(state: RunState) -> None:
     """Create, then update, the run's progress artifact (percent of inputs accounted for)."""
     done = state.n_documents + state.n_rejects + state.n_skipped
     percent = 100.0 * done / state.n_inputs if state.n_inputs else 100.0
+    if terminal_bar:
+        end = "\n" if done >= state.n_inputs else ""
+        print(
+            f"\rproseflow: {bar_line(done, state.n_inputs)}", end=end, file=sys.stderr, flush=True
+        )
     if state.progress_id is None:
         state.progress_id = create_progress_artifact(progress=percent, key="proseflow-progress")
     else:

@@ -113,30 +113,18 @@ class RunState:
         self.n_skipped += skipped
         if rejects.num_rows == 0:
             return
-        n = rejects.num_rows
-        for name, value in (("run_id", self.run_id), ("pipeline_fingerprint", self.fingerprint)):
-            if name in rejects.column_names:
-                rejects = rejects.drop_columns([name])
-            rejects = rejects.append_column(name, pa.array([value] * n, pa.string()))
-        self.n_rejects += n
-        self.staging.stage("rejects", rejects, key)
+        self.n_rejects += rejects.num_rows
+        self.staging.stage("rejects", store.stamp_run(rejects, self.run_id, self.fingerprint), key)
 
-    def stage_documents(self, documents: pa.Table, key: str) -> None:
-        """Stamp document rows with the run and stage them; count cleaning steps."""
-        n = documents.num_rows
-        stamps = {
-            "run_id": pa.array([self.run_id] * n, pa.string()),
-            "pipeline_fingerprint": pa.array([self.fingerprint] * n, pa.string()),
-            "processed_at": pa.array([store.utc_now()] * n, store.RUNS.field("started_at").type),
-        }
-        for name, column in stamps.items():
-            if name in documents.column_names:
-                documents = documents.drop_columns([name])
-            documents = documents.append_column(name, column)
-        for ops in documents["clean_ops"].to_pylist():
-            self.clean_ops.update(ops or ())
-        self.n_documents += n
-        self.staging.stage("documents", documents, key)
+    def record_batch(self, report) -> None:
+        """Fold a finished batch's report (flows.stages.BatchReport) into the run's totals."""
+        self.n_documents += report.n_documents
+        self.n_rejects += report.n_rejects
+        self.clean_ops.update(report.clean_ops)
+        for stage, seconds in report.seconds.items():
+            self.timed(stage, seconds)
+        if report.terms is not None:
+            self.fold_terms(report.terms)
 
     def fold_terms(self, partial: pa.Table) -> None:
         """Add a batch's term counts to the run's running totals (bounded by distinct terms)."""

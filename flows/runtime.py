@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
@@ -12,8 +11,6 @@ from tasks.config import PipelineConfig
 from tasks.errors import UsageError
 
 TAG_PREFIX = "proseflow-"
-TASKS_PER_BATCH = 3  # clean, readability, statistics
-IN_FLIGHT_PER_WORKER = 2  # batches the flow keeps submitted per worker (flows.pipeline.process)
 
 
 def task_runner(config: PipelineConfig):
@@ -21,28 +18,8 @@ def task_runner(config: PipelineConfig):
     if config.runner == "dask":
         return dask_runner(config)
     if config.runner == "process" or config.workers > 1:
-        return BatchProcessPool(max_workers=config.workers, initializer=quiet_worker)
+        return ProcessPoolTaskRunner(max_workers=config.workers, initializer=quiet_worker)
     return ThreadPoolTaskRunner(max_workers=1)
-
-
-class BatchProcessPool(ProcessPoolTaskRunner):
-    """ProcessPoolTaskRunner whose waits for upstream results never hold back a ready batch."""
-
-    # Prefect waits for a submission's upstream futures in a pool of max_workers threads; chains of
-    # clean -> readability -> statistics fill it with waits, and the next batch cannot start.
-    def __enter__(self) -> BatchProcessPool:
-        super().__enter__()
-        if getattr(self, "_resolver_executor", None) is not None:
-            self._resolver_executor.shutdown(wait=False)
-            threads = self._max_workers * TASKS_PER_BATCH * IN_FLIGHT_PER_WORKER
-            self._resolver_executor = ThreadPoolExecutor(max_workers=threads)
-        return self
-
-    def cancel_all(self) -> None:
-        """Drop submissions waiting for upstream results; cancel queued tasks; wait for running ones."""
-        if getattr(self, "_resolver_executor", None) is not None:
-            self._resolver_executor.shutdown(wait=False, cancel_futures=True)
-        super().cancel_all()
 
 
 def dask_runner(config: PipelineConfig):

@@ -16,6 +16,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from flows.run import RunState, Stopwatch
+from tasks import store
 from tasks import clean as clean_stage
 from tasks import ingest as ingest_stage
 from tasks import readability as readability_stage
@@ -32,6 +33,27 @@ class IngestedBatch:
     n_documents: int
     profile: pa.Table
     collections: Counter = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class BatchTarget:
+    """Where, and for which run, a worker stages a finished batch (small: travels to workers)."""
+
+    run_id: str
+    fingerprint: str
+    staging: str  # the run's local staging folder
+
+
+@dataclass
+class BatchReport:
+    """What the flow needs back from a finished batch: counts, cleaning steps, terms, timings."""
+
+    key: str
+    n_documents: int
+    n_rejects: int
+    clean_ops: Counter
+    terms: pa.Table | None
+    seconds: dict[str, float]
 
 
 @dataclass
@@ -102,6 +124,41 @@ def _concat_rejects(*tables: pa.Table | None) -> pa.Table | None:
 def _timed(result: StageResult, stage: str, started: float) -> StageResult:
     result.seconds[stage] = result.seconds.get(stage, 0.0) + time.perf_counter() - started
     return result
+
+
+@task(name="batch", cache_policy=NO_CACHE)
+def process_batch(
+    batch: IngestedBatch,
+    boilerplate: pa.Table,
+    config: PipelineConfig,
+    target: BatchTarget,
+    label: str,
+) -> BatchReport:
+    """Run one batch through clean -> readability -> statistics where it was scheduled, and stage it.
+
+    The batch's tables never leave the worker: it reads the decoded batch from staging and writes the
+    documents and rejects it produces back to staging, returning only a small report.
+    """
+    result = clean.with_options(name=f"clean {label}")(batch, boilerplate, config)
+    result = readability.with_options(name=f"readability {label}")(result, config)
+    result = statistics.with_options(name=f"statistics {label}")(result, config)
+    return stage_batch(result, target)
+
+
+def stage_batch(result: StageResult, target: BatchTarget) -> BatchReport:
+    """Stamp a finished batch with its run and write its documents and rejects into staging."""
+    started = time.perf_counter()
+    documents = store.stamp_run(result.table, target.run_id, target.fingerprint, store.utc_now())
+    store.stage_part(target, "documents", documents, result.key)
+    n_rejects = 0
+    if result.rejects is not None and result.rejects.num_rows:
+        rejects = store.stamp_run(result.rejects, target.run_id, target.fingerprint)
+        store.stage_part(target, "rejects", rejects, f"{result.key}-process")
+        n_rejects = rejects.num_rows
+    ops = Counter(op for doc_ops in documents["clean_ops"].to_pylist() for op in doc_ops or ())
+    seconds = dict(result.seconds)
+    seconds["statistics"] = seconds.get("statistics", 0.0) + time.perf_counter() - started
+    return BatchReport(result.key, documents.num_rows, n_rejects, ops, result.terms, seconds)
 
 
 @task(name="discover", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])

@@ -88,6 +88,32 @@ def _fsync(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def stamp_run(
+    table: pa.Table, run_id: str, fingerprint: str, processed_at: datetime | None = None
+) -> pa.Table:
+    """Set the run columns (run_id, pipeline_fingerprint and, when given, processed_at) on every row."""
+    n = table.num_rows
+    stamps = {
+        "run_id": pa.array([run_id] * n, pa.string()),
+        "pipeline_fingerprint": pa.array([fingerprint] * n, pa.string()),
+    }
+    if processed_at is not None:
+        stamps["processed_at"] = pa.array([processed_at] * n, pa.timestamp("us", tz="UTC"))
+    for name, column in stamps.items():
+        if name in table.column_names:
+            table = table.drop_columns([name])
+        table = table.append_column(name, column)
+    return table
+
+
+def stage_part(target, dataset: str, table: pa.Table, key: str) -> Path | None:
+    """Write one batch of a dataset into a run's staging folder (target: staging, run_id, fingerprint)."""
+    if table.num_rows == 0:
+        return None
+    path = Path(target.staging) / "parts" / dataset / f"{key}.parquet"
+    return write_parquet(path, table, dataset, target.run_id, target.fingerprint)
+
+
 # ---------------------------------------------------------------- the output folder
 
 
@@ -290,16 +316,13 @@ class Staging:
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / RUN_INFO).write_text(json.dumps(info, default=str))
 
-    def part_path(self, dataset: str, key: str) -> Path:
-        return self.root / "parts" / dataset / f"{key}.parquet"
+    @property
+    def staging(self) -> str:
+        return str(self.root)
 
     def stage(self, dataset: str, table: pa.Table, key: str) -> Path | None:
         """Write one batch of a dataset into staging under a unique key; nothing for empty tables."""
-        if table.num_rows == 0:
-            return None
-        return write_parquet(
-            self.part_path(dataset, key), table, dataset, self.run_id, self.fingerprint
-        )
+        return stage_part(self, dataset, table, key)
 
     def staged_files(self, dataset: str) -> list[str]:
         folder = self.root / "parts" / dataset

@@ -325,3 +325,19 @@ def test_fsspec_output_uses_the_same_commit_protocol(tmp_path, monkeypatch):
     assert output.read("documents", ["title"])["title"].to_pylist() == [SEED_TITLE]
     assert output.read("runs").num_rows == 2
     assert verify(output, PipelineConfig())["identical"]
+
+
+def test_progress_bar_only_on_a_terminal_outside_ci(monkeypatch):
+    import io
+
+    from flows import reporting
+
+    assert reporting.bar_line(0, 10).startswith("[" + "." * reporting.BAR_WIDTH + "]")
+    assert reporting.bar_line(10, 10) == "[" + "#" * reporting.BAR_WIDTH + "] 10/10 inputs"
+    assert not reporting.bar_wanted(io.StringIO())
+    tty = io.StringIO()
+    tty.isatty = lambda: True
+    monkeypatch.delenv("CI", raising=False)
+    assert reporting.bar_wanted(tty)
+    monkeypatch.setenv("CI", "true")
+    assert not reporting.bar_wanted(tty)
