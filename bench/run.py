@@ -395,13 +395,17 @@ def _round(x: float | None, digits: int) -> float | None:
     return None if x is None else round(x, digits)
 
 
-def verdict(key: str, value: float | None, limit: float, higher_is_better: bool, unit: str) -> dict:
+def verdict(
+    key: str, value: float | None, limit: float, higher_is_better: bool, unit: str, failed: str = ""
+) -> dict:
     """A target's verdict: measured value, limit, whether it is met and by how much it misses."""
     met = None if value is None else (value >= limit if higher_is_better else value <= limit)
     if key == "memory_growth":  # the only strict limit
         met = None if value is None else value < limit
     miss = None
-    if met is False:
+    if failed:  # a value from a run that did not finish proves nothing
+        met, miss = False, f"run failed: {failed}"
+    elif met is False:
         miss = f"{abs(value - limit):.3g}{unit} {'short' if higher_is_better else 'over'}"
     return {"target": key, "statement": TARGETS[key], "value": value, "limit": limit, "unit": unit,
             "met": met, "miss": miss}  # fmt: skip
@@ -415,26 +419,26 @@ def verdicts(rows: list[dict], micro: dict | None) -> list[dict]:
     share = first.get("overhead_flow_share")
     rerun_share = _ratio(rerun.get("wall_s"), first.get("wall_s"))
     growth = _ratio(memory.get("peak_mib"), first.get("peak_mib"))
+    growth = None if growth is None else round(100 * (growth - 1), 1)
+    share = None if share is None else round(100 * share, 1)
+    rerun_share = None if rerun_share is None else round(100 * rerun_share, 1)
     out = [
-        verdict("throughput", first.get("throughput_ratio"), 8.0, True, "x"),
-        verdict("overhead", None if share is None else round(100 * share, 1), 10.0, False, "%"),
-        verdict(
-            "rerun", None if rerun_share is None else round(100 * rerun_share, 1), 10.0, False, "%"
-        ),
-        verdict("memory_peak", memory.get("peak_mib"), 1024.0, False, " MiB"),
-        verdict(
-            "memory_growth",
-            None if growth is None else round(100 * (growth - 1), 1),
-            30.0,
-            False,
-            "%",
-        ),
-        verdict("seeds", seeds.get("wall_s"), 4.0, False, " s"),
+        verdict("throughput", first.get("throughput_ratio"), 8.0, True, "x", failed(first)),
+        verdict("overhead", share, 10.0, False, "%", failed(first)),
+        verdict("rerun", rerun_share, 10.0, False, "%", failed(first, rerun)),
+        verdict("memory_peak", memory.get("peak_mib"), 1024.0, False, " MiB", failed(memory)),
+        verdict("memory_growth", growth, 30.0, False, "%", failed(first, memory)),
+        verdict("seeds", seeds.get("wall_s"), 4.0, False, " s", failed(seeds)),
     ]
     if micro:
         out.append(verdict("readability_micro", micro["readability"]["speedup"], 10.0, True, "x"))
         out.append(verdict("segmenter_micro", micro["segmentation"]["speedup"], 10.0, True, "x"))
     return out
+
+
+def failed(*rows: dict) -> str:
+    """The scenarios among `rows` whose command exited non-zero, with their exit codes."""
+    return ", ".join(f"{r['scenario']} exit {r['returncode']}" for r in rows if r.get("returncode"))
 
 
 def _cell(value: object) -> str:
@@ -460,7 +464,7 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> 
 
 
 SCENARIO_HEADERS = (
-    "scenario", "inputs", "documents", "wall s", "flow s", "docs/s", "x naive docs/s",
+    "scenario", "exit", "inputs", "documents", "wall s", "flow s", "docs/s", "x naive docs/s",
     "naive time / time", "flow docs/s", "x naive (flow)", "peak MiB", "stages s",
     "overhead % flow", "overhead % wall",
 )  # fmt: skip
@@ -471,6 +475,7 @@ def scenario_table(rows: list[dict]) -> list[str]:
     body = [
         (
             r["scenario"],
+            r.get("returncode"),
             r.get("inputs"),
             r.get("documents"),
             r.get("wall_s"),
@@ -635,18 +640,22 @@ def idle(frame) -> bool:
 def sample_threads(
     stop: threading.Event, own: Counter, total: Counter, interval: float = 0.005
 ) -> None:
-    """Count, every `interval`, each busy thread's leaf function (own) and whole stack (cumul)."""
-    me = threading.get_ident()
+    """Add, every `interval`, the elapsed seconds to each busy thread's leaf (own) and stack."""
+    me, last = threading.get_ident(), time.perf_counter()
     while not stop.wait(interval):
+        # Weighted by the real gap: under GIL contention samples come later than `interval`.
+        now = time.perf_counter()
+        elapsed, last = now - last, now
         for tid, frame in sys._current_frames().items():
             if tid == me or idle(frame):
                 continue
-            own[_where(frame)] += 1
+            own[_where(frame)] += elapsed
             seen = set()
             while frame is not None:
                 seen.add(_where(frame))
                 frame = frame.f_back
-            total.update(seen)
+            for name in seen:
+                total[name] += elapsed
 
 
 def _where(frame) -> str:
@@ -663,9 +672,9 @@ def _where(frame) -> str:
 def profile_text(own: Counter, total: Counter, interval: float, top: int = 10) -> str:
     """Top functions by own time and by cumulative time, as text."""
     lines = [f"own s    function (sampled every {interval * 1000:.0f} ms over all busy threads)"]
-    lines += [f"{n * interval:7.2f}  {name}" for name, n in own.most_common(top)]
+    lines += [f"{seconds:7.2f}  {name}" for name, seconds in own.most_common(top)]
     lines += ["", "cumul s  function"]
-    lines += [f"{n * interval:7.2f}  {name}" for name, n in total.most_common(top + 10)]
+    lines += [f"{seconds:7.2f}  {name}" for name, seconds in total.most_common(top + 10)]
     return "\n".join(lines)
 
 
@@ -688,11 +697,23 @@ def profile_child(out: Path, argv: list[str]) -> int:
 def profile_run(source: Path, output: Path, env: dict[str, str], out: Path) -> str:
     """Profile one proseflow run (all threads) in a child process; return the profile text."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--profile-child", str(out), "--",
-           "run", str(source), "--output", str(fresh(output))]  # fmt: skip
+           "run", str(source), "--output", str(output)]  # fmt: skip
+    out.unlink(missing_ok=True)
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
     if not out.exists():
         return f"profile failed: {done.stderr.strip()[-500:]}"
     return out.read_text()
+
+
+def profile_first_and_rerun(source: Path, work: Path, env: dict[str, str], out: Path) -> str:
+    """Profiles of a first run into a fresh output and of its unchanged rerun, written to `out`."""
+    output = fresh(work / "out-profile")
+    first = profile_run(source, output, env, out)
+    rerun = profile_run(source, output, env, out)
+    fresh(output)
+    text = f"first run (fresh output)\n{first}\n\nunchanged rerun\n{rerun}"
+    out.write_text(text)
+    return text
 
 
 # ---------------------------------------------------------------- main
@@ -759,11 +780,10 @@ def run_scenarios(
             if v["met"] is False and not v["target"].endswith("_micro")
         ]
         if missed and not args.skip_profile:
-            log("a target was missed: profiling the run against the server")
+            log("a target was missed: profiling a run against the server and its rerun")
             prof = args.out / f"profile-{report['timestamp'].replace(':', '').replace('-', '')}.txt"
             args.out.mkdir(parents=True, exist_ok=True)
-            report["profile"] = profile_run(corpus, work / "out-profile", env, prof)
-            fresh(work / "out-profile")
+            report["profile"] = profile_first_and_rerun(corpus, work, env, prof)
         report["server_peak_mib"] = round(server.sampler.peak / MIB, 1)
     return rows
 

@@ -113,6 +113,14 @@ def test_verdicts_judge_each_target():
     assert judged["seeds"]["met"] is True
 
 
+def test_a_failed_run_misses_its_targets_whatever_it_measured():
+    rows = [dict(r, returncode=1) if r["scenario"] == "server-memory" else r for r in ROWS]
+    judged = {v["target"]: v for v in bench.verdicts(bench.with_ratios(rows), None)}
+    assert judged["memory_peak"]["met"] is False
+    assert judged["memory_peak"]["miss"] == "run failed: server-memory exit 1"
+    assert judged["memory_growth"]["met"] is False and judged["seeds"]["met"] is True
+
+
 def _report() -> dict:
     rows = bench.with_ratios(ROWS)
     return {
