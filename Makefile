@@ -37,8 +37,8 @@ lint: $(STAMP)  ## ruff lint and format check
 server: $(STAMP)  ## start a local Prefect server and UI on 127.0.0.1:$(PORT)
 	$(BIN)/proseflow server --port $(PORT)
 
-bench: $(STAMP)  ## benchmark against ../shared/bench/naive_textstat.py; writes bench/results/
-	$(BIN)/python bench/run.py
+bench: $(STAMP)  ## benchmark against ../shared/bench/naive_textstat.py (BENCH_ARGS="--scale 1 --skip-memory" for a quick one); writes bench/results/
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:  ## remove outputs and caches (keeps .venv)
 	rm -rf outputs/* .pytest_cache .ruff_cache .hypothesis

@@ -13,6 +13,9 @@ import pyarrow.dataset as ds
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
+from prefect.utilities.annotations import (
+    quote,
+)  # run state and input lists: not for Prefect to walk
 
 from flows import reporting
 from flows.run import RunState, Stopwatch
@@ -64,10 +67,10 @@ def pipeline(
     state = RunState.open(str(flow_run.id), flow_run.name, sources, output, config)
     try:
         batches = ingest_all(state, from_raw)
-        boilerplate = profile(state, batches)
+        boilerplate = profile(quote(state), quote(batches))
         for report in process(state, batches, boilerplate):
             record(state, report)
-        summary = commit(state)
+        summary = commit(quote(state))
     except BaseException as exc:
         stop_tasks()
         state.fail(_one_line(exc))
@@ -89,12 +92,14 @@ def ingest_all(state: RunState, from_raw: str | None) -> list[IngestedBatch]:
     """Ingest every batch in input order (triage needs that order); park them in staging."""
     if from_raw is not None:
         raw_batches = read_raw(state, from_raw)
-        return [ingest_raw(state, raw, f"b{i:05d}") for i, raw in enumerate(raw_batches)]
-    refs = discover(state).inputs
+        return [ingest_raw(quote(state), raw, f"b{i:05d}") for i, raw in enumerate(raw_batches)]
+    refs = discover(quote(state)).inputs
     size = state.config.batch_size
     chunks = [refs[i : i + size] for i in range(0, len(refs), size)]
     return [
-        ingest.with_options(name=f"ingest [{i + 1}/{len(chunks)}]")(state, chunk, f"b{i:05d}")
+        ingest.with_options(name=f"ingest [{i + 1}/{len(chunks)}]")(
+            quote(state), quote(chunk), f"b{i:05d}"
+        )
         for i, chunk in enumerate(chunks)
     ]
 
@@ -152,7 +157,10 @@ def record(state: RunState, report: BatchReport) -> None:
 
 @task(name="commit", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
 def commit(state: RunState) -> dict:
-    """Write the run's final files, summaries and runs row, and make them visible in one commit."""
+    """Write the run's final files, summaries and runs row, and make them visible in one commit.
+
+    The runs row's `commit` seconds cover everything but the renames and the catalog, which follow it.
+    """
     with Stopwatch(state, "commit"):
         staging = state.staging
         staging.finalize("documents", ["doc_id"])
@@ -168,8 +176,8 @@ def commit(state: RunState) -> dict:
             "terms",
             stats_stage.top_terms(terms, state.run_id, state.fingerprint, state.config.top_terms),
         )
-        staging.commit(state.runs_row("completed"))
-        catalog.refresh(state.output)
+    staging.commit(state.runs_row("completed"))
+    catalog.refresh(state.output)
     return reporting.summary(state, corpus)
 
 
@@ -179,9 +187,7 @@ def staged_numeric(state: RunState) -> pa.Table:
     columns = ["collection"] + NUMERIC_COLUMNS
     if not files:
         return DOCUMENTS.empty_table().select(columns)
-    return ds.dataset(files, schema=DOCUMENTS, format="parquet").to_table(
-        columns=columns
-    )  # local staging
+    return ds.dataset(files, schema=DOCUMENTS, format="parquet").to_table(columns=columns)
 
 
 def stop_tasks() -> None:

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -35,10 +36,10 @@ from tasks.errors import OutputError, OutputLockedError
 from tasks.schema import DATASETS, RUNS, SCHEMA_VERSION
 
 COMMITTED_DATASETS = ("raw", "rejects", "documents", "corpus_stats", "terms")
+ALL_ROWS = "all"  # staging bucket of tables without a complete doc_id column
 CONTROL_DIR = "_proseflow"
 JOURNAL = "COMMIT"
 RUN_INFO = "run.json"
-ROWS_PER_FILE = 100_000
 ROW_GROUP_SIZE = 10_000
 WRITE_OPTIONS = {"compression": "zstd", "compression_level": 3, "use_dictionary": True}
 
@@ -106,12 +107,27 @@ def stamp_run(
     return table
 
 
-def stage_part(target, dataset: str, table: pa.Table, key: str) -> Path | None:
-    """Write one batch of a dataset into a run's staging folder (target: staging, run_id, fingerprint)."""
+def stage_part(target, dataset: str, table: pa.Table, key: str) -> None:
+    """Write one batch of a dataset into a run's staging folder (target: staging, run_id, fingerprint).
+
+    Tables with a doc_id are split by its first hex digit, so that the commit can order a dataset of
+    any size one bucket (1/16 of it) at a time.
+    """
     if table.num_rows == 0:
-        return None
-    path = Path(target.staging) / "parts" / dataset / f"{key}.parquet"
-    return write_parquet(path, table, dataset, target.run_id, target.fingerprint)
+        return
+    parts = Path(target.staging) / "parts" / dataset
+    for bucket, rows in _buckets(table):
+        path = parts / bucket / f"{key}.parquet"
+        write_parquet(path, rows, dataset, target.run_id, target.fingerprint)
+
+
+def _buckets(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
+    if "doc_id" not in table.column_names or table["doc_id"].null_count:
+        yield ALL_ROWS, table
+        return
+    prefix = pc.utf8_slice_codeunits(table["doc_id"], 0, 1)
+    for bucket in sorted(pc.unique(prefix).to_pylist()):
+        yield bucket, table.filter(pc.equal(prefix, bucket))
 
 
 # ---------------------------------------------------------------- the output folder
@@ -320,31 +336,38 @@ class Staging:
     def staging(self) -> str:
         return str(self.root)
 
-    def stage(self, dataset: str, table: pa.Table, key: str) -> Path | None:
+    def stage(self, dataset: str, table: pa.Table, key: str) -> None:
         """Write one batch of a dataset into staging under a unique key; nothing for empty tables."""
         return stage_part(self, dataset, table, key)
 
     def staged_files(self, dataset: str) -> list[str]:
         folder = self.root / "parts" / dataset
-        return sorted(str(p) for p in folder.glob("*.parquet")) if folder.is_dir() else []
+        return sorted(str(p) for p in folder.glob("*/*.parquet")) if folder.is_dir() else []
 
     def final_files(self, dataset: str) -> list[str]:
         folder = self.root / "final" / dataset
         return sorted(str(p) for p in folder.glob("*.parquet")) if folder.is_dir() else []
 
     def finalize(self, dataset: str, sort_keys: Sequence[str]) -> int:
-        """Merge a dataset's staged parts into final files ordered by sort_keys; returns rows."""
-        files = self.staged_files(dataset)
-        final = self.root / "final" / dataset
-        if not files:
+        """Merge a dataset's staged parts into final files ordered by sort_keys; returns rows.
+
+        Buckets are disjoint ranges of doc_id, so for a doc_id order, ordering each bucket in memory
+        and writing the buckets in order orders the whole dataset while holding one bucket at a time.
+        Any other order (rejects, by source_uri: small) is made over all parts at once.
+        """
+        parts = self.root / "parts" / dataset
+        if not parts.is_dir():
             return 0
+        buckets = sorted(p for p in parts.iterdir() if p.is_dir())
+        groups = [sorted(str(p) for p in b.glob("*.parquet")) for b in buckets]
+        if sort_keys[0] != "doc_id":
+            groups = [sorted(f for group in groups for f in group)]
         rows = 0
-        for index, table in enumerate(
-            _sorted_chunks(files, sort_keys, DATASETS[dataset], self.work)
-        ):
-            write_parquet(
-                final / f"part-{index:05d}.parquet", table, dataset, self.run_id, self.fingerprint
-            )
+        for index, files in enumerate(groups):
+            table = ds.dataset(files, schema=DATASETS[dataset], format="parquet").to_table()
+            table = table.sort_by([(key, "ascending") for key in sort_keys])
+            path = self.root / "final" / dataset / f"part-{index:05d}.parquet"
+            write_parquet(path, table, dataset, self.run_id, self.fingerprint)
             rows += table.num_rows
         return rows
 
@@ -368,39 +391,6 @@ class Staging:
 
     def discard(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _sorted_chunks(
-    files: list[str], keys: Sequence[str], schema: pa.Schema, tmp: Path
-) -> Iterator[pa.Table]:
-    """Yield the rows of files ordered by keys, ROWS_PER_FILE at a time, with bounded memory."""
-    import duckdb
-
-    con = duckdb.connect(config={"memory_limit": "256MB", "temp_directory": str(tmp), "threads": 2})
-    try:
-        con.execute("SET preserve_insertion_order = true")
-        order = ", ".join(f'"{k}"' for k in keys)
-        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        relation = con.sql(f"SELECT * FROM read_parquet([{listed}]) ORDER BY {order}")
-        # DuckDB 2 renamed fetch_record_batch to to_arrow_reader.
-        to_reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
-        reader = to_reader(ROWS_PER_FILE)
-        buffer: list[pa.RecordBatch] = []
-        size = 0
-        for batch in reader:
-            buffer.append(batch)
-            size += batch.num_rows
-            if size >= ROWS_PER_FILE:
-                yield _cast(pa.Table.from_batches(buffer), schema)
-                buffer, size = [], 0
-        if buffer:
-            yield _cast(pa.Table.from_batches(buffer), schema)
-    finally:
-        con.close()
-
-
-def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    return table.select(schema.names).cast(schema)
 
 
 def _roll_forward(output: Output, staging_root: Path) -> None:
