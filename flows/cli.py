@@ -238,9 +238,11 @@ def execute(
 ) -> dict:
     """Run the flow in this process and return its summary."""
     from flows.console import hide_tracebacks
+    from flows.run import preload_lexicons
     from flows.runtime import run_flow
 
     hide_tracebacks()
+    preload_lexicons()
     return run_flow(sources, output, config, from_raw)
 
 

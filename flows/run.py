@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -166,6 +167,22 @@ class RunState:
         if self.lock is not None:
             self.lock.release()
             self.lock = None
+
+
+def preload_lexicons() -> None:
+    """Load CMUdict, English word lists and the language model in a background thread.
+
+    Together they take about a second on first use; starting a flow run mostly waits on the Prefect
+    API, so loading them meanwhile takes that time off short runs.
+    """
+
+    def load() -> None:
+        from tasks import languages, readability
+
+        languages.detect_language("proseflow")
+        readability.score_text("proseflow loads its word lists.", "en")
+
+    threading.Thread(target=load, name="proseflow-preload", daemon=True).start()
 
 
 class Stopwatch:
