@@ -16,11 +16,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from flows.run import RunState, Stopwatch
-from tasks import store
 from tasks import clean as clean_stage
 from tasks import ingest as ingest_stage
 from tasks import readability as readability_stage
 from tasks import stats as stats_stage
+from tasks import store
 from tasks.config import PipelineConfig
 
 

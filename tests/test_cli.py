@@ -136,11 +136,11 @@ def test_kill_9_mid_run_leaves_nothing_visible_and_rerun_completes(tmp_path, pre
     )
     staged = killed / store.CONTROL_DIR / "staging"
     deadline = time.monotonic() + 150
-    while time.monotonic() < deadline and not list(staged.glob("*/parts/documents/*.parquet")):
+    while time.monotonic() < deadline and not list(staged.glob("*/parts/documents/*/*.parquet")):
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)  # the run and its embedded Prefect server
     proc.wait()
-    assert list(staged.glob("*/parts/documents/*.parquet")), (
+    assert list(staged.glob("*/parts/documents/*/*.parquet")), (
         "the run ended before it could be killed"
     )
     assert not list(killed.glob("documents/**/*.parquet"))
