@@ -256,36 +256,45 @@ def _quote_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
 def corpus_stats(
     documents: pa.Table, run_id: str, fingerprint: str, columns: Sequence[str]
 ) -> pa.Table:
-    """CORPUS_STATS rows: each numeric column summarised per collection and for '*' (all)."""
+    """CORPUS_STATS rows: each numeric column summarised per collection and for '*' (all).
+
+    One DuckDB query per column keeps memory at one column's values, whatever the number of columns.
+    """
     _check_numeric(documents, columns)
     if documents.num_rows == 0 or not columns:
         return schema.CORPUS_STATS.empty_table()
-    names = ", ".join(_quote_ident(c) for c in columns)
-    order = ", ".join(_quote_literal(c) for c in columns)
+    parts = [
+        _column_summary(documents.select(["collection", column]), column, position)
+        for position, column in enumerate(columns)
+    ]
+    result = pa.concat_tables(parts).sort_by(
+        [("collection", "ascending"), ("position", "ascending")]
+    )
+    result = result.drop_columns(["position"])
+    n = result.num_rows
+    result = result.add_column(0, "pipeline_fingerprint", pa.array([fingerprint] * n))
+    result = result.add_column(0, "run_id", pa.array([run_id] * n))
+    return result.cast(schema.CORPUS_STATS)
+
+
+def _column_summary(data: pa.Table, column: str, position: int) -> pa.Table:
+    """count, nulls, mean, std, min, quantiles and max of one column, per collection and for '*'."""
     quantiles = ", ".join(f"quantile_cont(value, {q}) AS {name}" for name, q in QUANTILES.items())
     sql = f"""
-        WITH long AS (
-            FROM (SELECT collection, {_casts(columns)} FROM data)
-            UNPIVOT INCLUDE NULLS (value FOR "column" IN ({names}))
-        )
         SELECT
             CASE WHEN grouping(collection) = 1 THEN '{ALL_COLLECTIONS}' ELSE collection END
                 AS collection,
-            "column",
+            {_quote_literal(column)} AS "column",
+            {int(position)} AS position,
             count(value) AS count,
             count(*) - count(value) AS nulls,
             avg(value) AS mean,
             CASE WHEN count(value) >= 2 THEN stddev_samp(value) END AS std,
             min(value) AS min, {quantiles}, max(value) AS max
-        FROM long
-        GROUP BY GROUPING SETS ((collection, "column"), ("column"))
-        ORDER BY collection, list_position([{order}], "column")
+        FROM (SELECT collection, CAST({_quote_ident(column)} AS DOUBLE) AS value FROM data)
+        GROUP BY GROUPING SETS ((collection), ())
     """
-    result = _query(sql, data=documents.select(["collection", *columns]))
-    n = result.num_rows
-    result = result.add_column(0, "pipeline_fingerprint", pa.array([fingerprint] * n))
-    result = result.add_column(0, "run_id", pa.array([run_id] * n))
-    return result.cast(schema.CORPUS_STATS)
+    return _query(sql, data=data)
 
 
 def _query(sql: str, **tables: pa.Table) -> pa.Table:
@@ -313,11 +322,6 @@ def _check_numeric(documents: pa.Table, columns: Sequence[str]) -> None:
             f"corpus statistics columns {bad} are not numeric columns of the documents table; "
             f"expected some of {sorted(numeric)}"
         )
-
-
-def _casts(columns: Sequence[str]) -> str:
-    """SELECT list casting every column to DOUBLE so UNPIVOT can stack them."""
-    return ", ".join(f"CAST({_quote_ident(c)} AS DOUBLE) AS {_quote_ident(c)}" for c in columns)
 
 
 def _quote_ident(name: str) -> str:
