@@ -39,6 +39,7 @@ SUMMARY_COLUMNS = (
     "n_words",
 )
 QUANTILES = {"p10": 0.1, "p25": 0.25, "median": 0.5, "p75": 0.75, "p90": 0.9}
+SUMMARY_CHUNK = 4  # numeric columns summarised per DuckDB query
 
 # Straight quotes toggle; curly and angle quotes pair up ("„" closes with "“", "»" with "«").
 _QUOTE_MARK = re.compile(r"[\"“”„«»]")
@@ -258,15 +259,16 @@ def corpus_stats(
 ) -> pa.Table:
     """CORPUS_STATS rows: each numeric column summarised per collection and for '*' (all).
 
-    One DuckDB query per column keeps memory at one column's values, whatever the number of columns.
+    Columns are summarised SUMMARY_CHUNK at a time, which bounds the memory DuckDB needs for the
+    quantiles to a few columns' values whatever the number of columns.
     """
     _check_numeric(documents, columns)
     if documents.num_rows == 0 or not columns:
         return schema.CORPUS_STATS.empty_table()
-    parts = [
-        _column_summary(documents.select(["collection", column]), column, position)
-        for position, column in enumerate(columns)
-    ]
+    chunks = [columns[i : i + SUMMARY_CHUNK] for i in range(0, len(columns), SUMMARY_CHUNK)]
+    with duckdb.connect(config={"threads": 1}) as con:  # one thread: see _query
+        con.register("data", documents.select(["collection", *columns]))
+        parts = [_summaries(con, chunk, list(columns)) for chunk in chunks]
     result = pa.concat_tables(parts).sort_by(
         [("collection", "ascending"), ("position", "ascending")]
     )
@@ -277,24 +279,31 @@ def corpus_stats(
     return result.cast(schema.CORPUS_STATS)
 
 
-def _column_summary(data: pa.Table, column: str, position: int) -> pa.Table:
-    """count, nulls, mean, std, min, quantiles and max of one column, per collection and for '*'."""
+def _summaries(con, chunk: Sequence[str], order: list[str]) -> pa.Table:
+    """count, nulls, mean, std, min, quantiles and max of some columns, per collection and '*'."""
+    names = ", ".join(_quote_ident(c) for c in chunk)
+    casts = ", ".join(f"CAST({_quote_ident(c)} AS DOUBLE) AS {_quote_ident(c)}" for c in chunk)
+    positions = ", ".join(_quote_literal(c) for c in order)
     quantiles = ", ".join(f"quantile_cont(value, {q}) AS {name}" for name, q in QUANTILES.items())
     sql = f"""
+        WITH long AS (
+            FROM (SELECT collection, {casts} FROM data)
+            UNPIVOT INCLUDE NULLS (value FOR "column" IN ({names}))
+        )
         SELECT
             CASE WHEN grouping(collection) = 1 THEN '{ALL_COLLECTIONS}' ELSE collection END
                 AS collection,
-            {_quote_literal(column)} AS "column",
-            {int(position)} AS position,
+            "column",
+            list_position([{positions}], "column") AS position,
             count(value) AS count,
             count(*) - count(value) AS nulls,
             avg(value) AS mean,
             CASE WHEN count(value) >= 2 THEN stddev_samp(value) END AS std,
             min(value) AS min, {quantiles}, max(value) AS max
-        FROM (SELECT collection, CAST({_quote_ident(column)} AS DOUBLE) AS value FROM data)
-        GROUP BY GROUPING SETS ((collection), ())
+        FROM long
+        GROUP BY GROUPING SETS ((collection, "column"), ("column"))
     """
-    return _query(sql, data=data)
+    return con.sql(sql).to_arrow_table()
 
 
 def _query(sql: str, **tables: pa.Table) -> pa.Table:
