@@ -158,10 +158,7 @@ class RunState:
     def fail(self, error: str) -> None:
         """Discard staged work and record the run as failed; nothing partial becomes visible."""
         self.staging.discard()
-        path = self.output.root / "runs" / f"run-{self.run_id}.parquet"
-        store.write_parquet(
-            path, self.runs_row("failed", error), "runs", self.run_id, self.fingerprint
-        )
+        store.write_runs_row(self.output, self.runs_row("failed", error))
 
     def close(self) -> None:
         if self.lock is not None:

@@ -341,3 +341,25 @@ def test_progress_bar_only_on_a_terminal_outside_ci(monkeypatch):
     assert reporting.bar_wanted(tty)
     monkeypatch.setenv("CI", "true")
     assert not reporting.bar_wanted(tty)
+
+
+def test_a_failed_run_is_recorded_and_commits_nothing(tmp_path, monkeypatch):
+    from tasks import clean
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(clean, "boilerplate_lines", broken)
+    output = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        run_flow([str(SEEDS)], str(output), PipelineConfig())
+    runs = pq.read_table(output / "runs").to_pylist()
+    assert [(r["status"], r["n_documents"]) for r in runs] == [("failed", 0)]
+    assert "disk on fire" in runs[0]["error"]
+    assert not list(output.glob("documents/**/*.parquet")) and not list(
+        output.glob("raw/**/*.parquet")
+    )
+    assert not list((output / "_proseflow" / "staging").iterdir())
+    monkeypatch.undo()
+    again = run_flow([str(SEEDS)], str(output), PipelineConfig())  # the lock was released
+    assert again["n_documents"] == 1
