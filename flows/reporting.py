@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from prefect import get_run_logger
 from prefect.artifacts import (
     create_link_artifact,
@@ -19,6 +17,7 @@ from prefect.artifacts import (
 from prefect.events import emit_event
 
 from flows.run import STAGES, RunState
+from tasks.stats import collection_summary
 
 MAIN_SCORES = (
     "flesch_reading_ease",
@@ -57,21 +56,10 @@ def summary(state: RunState, corpus: pa.Table) -> dict:
         "n_ignored": state.n_ignored,
         "clean_ops": dict(sorted(state.clean_ops.items())),
         "stage_seconds": {k: round(state.stage_seconds[k], 3) for k in STAGES},
-        "collections": collection_means(corpus),
+        # collection first for reading; '*' (all documents) is the last row
+        "collections": [{"collection": r["collection"], **r} for r in collection_summary(corpus)],
         "recovered": state.recovered,
     }
-
-
-def collection_means(corpus: pa.Table) -> list[dict]:
-    """Per collection ('*' first), the mean of the main scores, from the corpus_stats rows."""
-    wanted = corpus.filter(pc.is_in(corpus["column"], pa.array(MAIN_SCORES)))
-    rows: dict[str, dict] = {}
-    for row in wanted.select(["collection", "column", "mean", "count"]).to_pylist():
-        entry = rows.setdefault(row["collection"], {"collection": row["collection"]})
-        entry[f"mean_{row['column']}"] = None if row["mean"] is None else round(row["mean"], 2)
-        if row["column"] == "n_words":
-            entry["documents"] = row["count"]
-    return sorted(rows.values(), key=lambda r: (r["collection"] != "*", r["collection"]))
 
 
 def markdown(summary_: dict) -> str:
@@ -155,7 +143,3 @@ def progress(state: RunState) -> None:
         state.progress_id = create_progress_artifact(progress=percent, key="proseflow-progress")
     else:
         update_progress_artifact(artifact_id=state.progress_id, progress=percent)
-
-
-def dumps(summary_: dict) -> str:
-    return json.dumps(summary_, indent=2, default=str)

@@ -314,7 +314,6 @@ class Staging:
     output: Output
     run_id: str
     fingerprint: str
-    parts: dict[str, int] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
