@@ -176,7 +176,7 @@ def preload_lexicons() -> None:
     def load() -> None:
         from tasks import languages, readability
 
-        languages.detect_language("proseflow")
+        languages.detect_languages(["proseflow loads its language model."] * languages.MIN_BATCH)
         readability.score_text("proseflow loads its word lists.", "en")
 
     threading.Thread(target=load, name="proseflow-preload", daemon=True).start()

@@ -4,12 +4,19 @@ The model is restricted to the languages below: every language textstat has cons
 and the other widely written languages a news corpus may contain. The full model (140 labels) now
 and then labels short English or Spanish passages as Latin, Esperanto, Maltese or Galician, and
 those rows would lose their scores. Only the first 500 characters (~85 words) are read: enough
-for a stable decision on article text, and detection costs ~0.2 ms per document whatever its length.
+for a stable decision on article text.
+
+py3langid walks its feature automaton one byte at a time in Python (~0.2 ms per document). For a
+batch, `detect_languages` walks every document's automaton at once, one numpy step per byte
+position, then hands each document's feature counts, in py3langid's order, to py3langid's own
+scoring: the decisions are py3langid's (tested against it) at ~0.05 ms per document.
 """
 
 from __future__ import annotations
 
 import threading
+
+import numpy as np
 
 DETECTED_LANGUAGES = (
     # textstat's languages (constants and Pyphen dictionaries) and Arabic (Osman)
@@ -19,8 +26,11 @@ DETECTED_LANGUAGES = (
     "lv", "lt", "id", "vi", "zh", "ja", "ko", "he", "fa", "hi",
 )  # fmt: skip
 SAMPLE_CHARS = 500
+MIN_BATCH = 16  # fewer documents are walked by py3langid itself
+CHUNK = 1024  # documents walked together: bounds the walk's arrays to ~10 MB
 
 _identifier = None
+_tables = None
 _lock = threading.Lock()
 
 
@@ -40,7 +50,85 @@ def _model():
 
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of the text's most likely language; None when the text has no letters."""
-    if not any(map(str.isalpha, text)):
-        return None
-    code, _score = _model().classify(text[:SAMPLE_CHARS])
-    return code
+    return detect_languages([text])[0]
+
+
+def detect_languages(texts: list[str | None]) -> list[str | None]:
+    """detect_language for every text (None for a missing text), walked as one batch."""
+    model = _model()
+    out: list[str | None] = [None] * len(texts)
+    rows = [i for i, t in enumerate(texts) if t is not None and any(map(str.isalpha, t))]
+    if len(rows) < MIN_BATCH:
+        for i in rows:
+            out[i] = model.classify(texts[i][:SAMPLE_CHARS])[0]
+        return out
+    samples = {i: model._encode(texts[i][:SAMPLE_CHARS]) for i in rows}  # py3langid's bytes
+    rows.sort(key=lambda i: len(samples[i]))  # similar lengths walk together: less padding
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        for i, scores in zip(chunk, _batch_scores([samples[i] for i in chunk]), strict=True):
+            out[i] = (
+                _decision(model, scores) if scores is not None else model.classify(samples[i])[0]
+            )
+    return out
+
+
+def _batch_scores(samples: list[bytes]) -> list[np.ndarray | None]:
+    """py3langid's raw class scores for every sample, None for one without features.
+
+    py3langid counts each feature the automaton outputs (visit_counts), in order of first visit,
+    and scores log1p(counts) @ table[features] + priors; the same arrays in the same order give
+    the same floating-point sums.
+    """
+    nextmove, rowbase, output, table, priors = _automaton()
+    n = len(samples)
+    lengths = np.fromiter(map(len, samples), dtype=np.int64, count=n)
+    width = int(lengths.max())
+    valid = np.arange(width) < lengths[:, None]
+    data = np.zeros((n, width), dtype=np.uint8)
+    data[valid] = np.frombuffer(b"".join(samples), dtype=np.uint8)
+    states = np.zeros(n, dtype=np.int64)
+    features = np.empty((width, n), dtype=np.int32)
+    for step in range(width):  # bytes past a sample's end move its state harmlessly: masked below
+        states = nextmove[rowbase[states] + data[:, step]]
+        features[step] = output[states]
+    features = features.T
+    doc, step = np.nonzero(valid & (features >= 0))  # document-major, then in text order
+    n_features = len(output)
+    keys, first, counts = np.unique(
+        doc * n_features + features[doc, step], return_index=True, return_counts=True
+    )
+    order = np.argsort(first, kind="stable")  # by document, then by first visit
+    keys = keys[order]
+    found = (keys % n_features).astype(np.intp)
+    weights = np.log1p(counts[order].astype(np.float32))
+    bounds = np.searchsorted(keys // n_features, np.arange(n + 1)).tolist()
+    return [
+        weights[a:b] @ table[found[a:b]] + priors if b > a else None
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+
+
+def _automaton() -> tuple[np.ndarray, ...]:
+    """py3langid's automaton (transitions, row offsets, outputs) and scoring tables, built once."""
+    global _tables
+    if _tables is None:
+        model = _model()
+        _tables = (
+            np.frombuffer(model.tk_nextmove, dtype=model.tk_nextmove.typecode),
+            np.asarray(model._rowbase, dtype=np.int64),
+            np.asarray(model.tk_output, dtype=np.int64),
+            model.nb_ptc.astype(np.float32),  # float16 is widened for every product anyway
+            model.nb_pc,
+        )
+    return _tables
+
+
+def _decision(model, scores: np.ndarray) -> str:
+    """py3langid's classify from raw scores: aliased labels merged by their best column."""
+    from py3langid.langid import RAW_FLOOR
+
+    for i, j in model._alias_pairs:
+        scores[i] = max(scores[i], scores[j])
+        scores[j] = RAW_FLOOR
+    return model.nb_classes[int(scores.argmax())]

@@ -171,6 +171,57 @@ def hyphenator(lang: str):  # -> pyphen.Pyphen | None
             return None
 
 
+class Hyphenation:
+    """Counts the cuts `pyphen.Pyphen.positions` returns, with the same patterns, faster.
+
+    Pyphen looks up every substring of the dotted word up to its longest pattern (19 characters in
+    English) in its pattern table. Here the patterns sit in a trie, so the substrings starting at
+    one position are walked character by character only as long as some pattern still starts that
+    way. The same patterns match in the same order and give the very same hyphenation points;
+    only their number is returned.
+    """
+
+    def __init__(self, pyphen_dict) -> None:  # pyphen.Pyphen
+        self.left, self.right = pyphen_dict.left, pyphen_dict.right
+        self.maxlen: int = pyphen_dict.hd.maxlen
+        self.trie: dict = {}
+        for key, found in pyphen_dict.hd.patterns.items():
+            node = self.trie
+            for char in key:
+                node = node.setdefault(char, {})
+            node[""] = found  # (offset, values): where the pattern's values apply
+
+    def cuts(self, word: str) -> int:
+        """len(Pyphen.positions(word)): the hyphenation points inside the left/right margins."""
+        dotted = f".{word.lower()}."
+        size = len(dotted)
+        points = [0] * (size + 1)
+        trie, maxlen = self.trie, self.maxlen
+        for i in range(size - 1):
+            node = trie
+            for char in dotted[i : i + maxlen]:
+                node = node.get(char)
+                if node is None:
+                    break
+                found = node.get("")
+                if found:
+                    at = i + found[0]
+                    for value in found[1]:
+                        if value > points[at]:
+                            points[at] = value
+                        at += 1
+        # points[i] is the value at position i - 1; Pyphen keeps left <= position <= len - right.
+        end = max(0, len(word) - self.right + 2)
+        return sum(value & 1 for value in points[self.left + 1 : end])
+
+
+@cache
+def hyphenation(lang: str) -> Hyphenation | None:
+    """The fast cut counter over textstat's Pyphen dictionary for `lang`, or None without one."""
+    found = hyphenator(lang)
+    return Hyphenation(found) if found is not None else None
+
+
 _NONCONTRACTION_APOSTROPHE = re.compile(r"'(?![tsd]|ve|ll|re)")
 _PUNCTUATION_BUT_APOSTROPHE = re.compile(r"[^\w\s']")
 

@@ -25,13 +25,14 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Any, NamedTuple
+from itertools import filterfalse
+from typing import Any
 
 import pyarrow as pa
 
 from tasks import lexicon, schema
 from tasks.config import PipelineConfig
-from tasks.languages import detect_language
+from tasks.languages import detect_languages
 
 Scores = dict[str, Any]
 
@@ -56,11 +57,19 @@ OUTPUT_NAMES = [f.name for f in OUTPUT_FIELDS]
 LINSEAR_WORDS = 100  # textstat's Linsear Write reads only the first 100 words
 READING_MS_PER_CHAR = 14.69
 
-# textstat's sentence regex; fragments of two words or fewer are not counted as sentences.
-_SENTENCE = re.compile(r"\b[^.!?]+[.!?]*")
-# A whitespace-separated token with a word character: what survives textstat's punctuation removal.
-_WORD_TOKEN = re.compile(r"[^\s\w]*\w\S*")
-_WORD_CHAR = re.compile(r"\w")
+# textstat's sentence count: the fragments of its regex `\b[^.!?]+[.!?]*` holding three or more
+# words, a word being a whitespace-separated token with a word character (what survives its
+# punctuation removal). A fragment's words all lie before its first terminator, so an optional
+# lookahead for three such words, anchored at the fragment's start, marks the counted fragments:
+# findall returns one group per fragment, a word character for a counted one and '' otherwise.
+_WORD_IN_FRAGMENT = r"[^\w\s.!?]*\w[^\s.!?]*"
+_GAP_IN_FRAGMENT = r"\s+(?:[^\w\s.!?]+\s+)*"
+_SENTENCE = re.compile(
+    rf"\b(?:(?={_WORD_IN_FRAGMENT}{_GAP_IN_FRAGMENT}{_WORD_IN_FRAGMENT}{_GAP_IN_FRAGMENT}"
+    r"[^\w\s.!?]*(\w))|)[^.!?]+[.!?]*"
+)
+# A whitespace-separated token without a word character: removed by textstat's punctuation removal.
+_PUNCTUATION_TOKEN = re.compile(r"(?<!\S)[^\w\s]+(?!\S)")
 
 _TASHKEEL = re.compile("[\u064e\u064b\u064f\u064c\u0650\u064d\u0651]")
 _SHORT_VOWEL = re.compile("[\u064e\u064f\u0650]")
@@ -71,69 +80,97 @@ _FASEEH_CHAR = re.compile("[\u0626\u0621\u0624\u0630\u0638]")
 _FASEEH_PAIR = re.compile("(\u0648\u0627|\u0648\u0646)")
 
 
-class WordFacts(NamedTuple):
-    """What textstat's formulas read from one word, as 0/1 flags where they only count it."""
+# What textstat's formulas read from one word, packed into one int of FIELD_BITS-bit fields so that a
+# document's totals are one C-level `sum` over its words. A field's total is at most a few times the
+# document's length in characters, far below 2**FIELD_BITS for any text that fits in memory.
+FACTS = (
+    "syllables",
+    "polysyllable",  # >= 3 syllables
+    "monosyllable",
+    "long",  # > 6 letters (apostrophes excluded)
+    "mini",  # <= 3 letters
+    "not_easy",  # not in the easy-word list: Dale-Chall's difficult word
+    "difficult",  # not easy and >= 2 syllables: Spache's and textstat.difficult_words'
+    "fog_difficult",  # not easy and >= the language's syllable threshold: Gunning Fog's
+    "linsear_easy",  # 1 or 2 syllables
+    "letters",  # characters other than apostrophes
+)
+FIELD_BITS = 48
+FIELD_MASK = (1 << FIELD_BITS) - 1
+_SHIFT = {name: FIELD_BITS * i for i, name in enumerate(FACTS)}
+(
+    _SYLLABLES,
+    _POLYSYLLABLE,
+    _MONOSYLLABLE,
+    _LONG,
+    _MINI,
+    _NOT_EASY,
+    _DIFFICULT,
+    _FOG_DIFFICULT,
+    _LINSEAR_EASY,
+    _LETTERS,
+) = _SHIFT.values()
 
-    syllables: int
-    polysyllable: int  # >= 3 syllables
-    monosyllable: int
-    long: int  # > 6 letters (apostrophes excluded)
-    mini: int  # <= 3 letters
-    not_easy: int  # not in the easy-word list: Dale-Chall's difficult word
-    difficult: int  # not easy and >= 2 syllables: Spache's and textstat.difficult_words'
-    fog_difficult: int  # not easy and >= the language's syllable threshold: Gunning Fog's
-    linsear_easy: int  # 1 or 2 syllables
+
+def unpack(packed: int) -> dict[str, int]:
+    """The FACTS fields of a packed word, or of a sum of packed words."""
+    return {name: (packed >> shift) & FIELD_MASK for name, shift in _SHIFT.items()}
+
+
+def field(packed: int, name: str) -> int:
+    """One FACTS field of a packed word, or of a sum of packed words."""
+    return (packed >> _SHIFT[name]) & FIELD_MASK
 
 
 class Language:
-    """One language's textstat resources and its unbounded cache of WordFacts per word."""
+    """One language's textstat resources and its unbounded cache of packed facts per word."""
 
     def __init__(self, code: str | None) -> None:
         self.code = code
-        self.hyphenator = lexicon.hyphenator(code) if code else None
-        self.counts_syllables = self.hyphenator is not None
+        self.hyphenation = lexicon.hyphenation(code) if code else None
+        self.counts_syllables = self.hyphenation is not None
         self.scorable = self.counts_syllables and lexicon.has_lang_config(code or "")
         self.config = lexicon.lang_config(code or "en")
         self.fog_threshold = int(self.config["syllable_threshold"])
         self.easy = lexicon.easy_words(code) if self.scorable else frozenset()
         is_english = self.counts_syllables and lexicon.lang_root(code or "") == "en"
         self.cmudict = lexicon.cmudict_syllables() if is_english else {}
-        self.words: dict[str, WordFacts] = {}
+        self.words: dict[str, int] = {}  # word -> packed facts
 
     def syllables(self, word: str) -> int:
         """textstat's syllables of a lower-cased word: CMUdict stresses, else Pyphen cuts + 1."""
         found = self.cmudict.get(word)
         if found is not None:
             return found
-        return len(self.hyphenator.positions(word)) + 1
+        return self.hyphenation.cuts(word) + 1
 
-    def word(self, token: str) -> WordFacts:
-        """Cached facts about one word as textstat's list_words returns it (case kept)."""
-        facts = self.words.get(token)
-        if facts is None:
-            facts = self.words[token] = self._facts(token)
-        return facts
+    def learn(self, tokens: set[str]) -> None:
+        """Cache the packed facts of every word in `tokens` not seen before."""
+        words = self.words
+        for token in filterfalse(words.__contains__, tokens):
+            words[token] = self.facts(token)
 
-    def _facts(self, token: str) -> WordFacts:
+    def facts(self, token: str) -> int:
+        """Packed facts about one word as textstat's list_words returns it (case kept)."""
         letters = len(token) - token.count("'")
+        packed = letters << _LETTERS | (letters > 6) << _LONG | (letters <= 3) << _MINI
         if not self.counts_syllables:
-            return WordFacts(0, 0, 0, letters > 6, letters <= 3, 0, 0, 0, 0)
+            return packed
         lower = token.lower()
         syllables = self.syllables(lower)
         # is_difficult_word re-cleans the lower-cased word: that drops marks lower() adds ('İ').
         recleaned = lower if lower.isascii() else lexicon.strip_punctuation(lower).lower()
         hard = syllables if recleaned == lower else sum(map(self.syllables, recleaned.split()))
         not_easy = lower not in self.easy
-        return WordFacts(
-            syllables,
-            syllables >= 3,
-            syllables == 1,
-            letters > 6,
-            letters <= 3,
-            not_easy,
-            not_easy and hard >= 2,
-            not_easy and hard >= self.fog_threshold,
-            0 < syllables < 3,
+        return (
+            packed
+            | syllables << _SYLLABLES
+            | (syllables >= 3) << _POLYSYLLABLE
+            | (syllables == 1) << _MONOSYLLABLE
+            | (0 < syllables < 3) << _LINSEAR_EASY
+            | not_easy << _NOT_EASY
+            | (not_easy and hard >= 2) << _DIFFICULT
+            | (not_easy and hard >= self.fog_threshold) << _FOG_DIFFICULT
         )
 
 
@@ -154,8 +191,8 @@ def textstat_sentences(text: str) -> int:
     """textstat.sentence_count: regex fragments of three words or more, at least 1 for any text."""
     if not text:
         return 0
-    fragments = _SENTENCE.findall(text)
-    return max(1, sum(1 for f in fragments if len(_WORD_TOKEN.findall(f)) > 2))
+    marks = _SENTENCE.findall(text)
+    return max(1, len(marks) - marks.count(""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,50 +224,49 @@ def count(text: str, lang: Language) -> Counts:
     tokens = text.split()
     stripped = lexicon.strip_punctuation(text)
     words = stripped.split()
-    cache = lang.words
-    facts = [cache.get(w) or lang.word(w) for w in words]
-    totals = (
-        [sum(column) for column in zip(*facts, strict=True)]
-        if facts
-        else [0] * len(WordFacts._fields)
-    )
-    syllables, poly, mono, long, mini, not_easy, difficult, fog, _ = totals
-    # textstat.difficult_words counts distinct words, case-sensitively.
-    unique_difficult = sum(cache[w].difficult for w in set(words))
-    letters = sum(map(len, words)) - stripped.count("'")  # word characters only
-    first = facts[:LINSEAR_WORDS]
+    distinct = set(words)
+    lang.learn(distinct)
+    facts = list(map(lang.words.__getitem__, words))
+    total = unpack(sum(facts))
+    first = sum(facts[:LINSEAR_WORDS])
     prefix = _linsear_prefix(tokens, len(words))
     return Counts(
-        sum(map(len, tokens)),
-        letters,
-        len(tokens),
-        len(words),
-        textstat_sentences(text),
-        syllables,
-        poly,
-        mono,
-        long,
-        mini,
-        not_easy,
-        difficult,
-        fog,
-        unique_difficult,
-        sum(f.linsear_easy for f in first),
-        sum(f.polysyllable for f in first),
-        textstat_sentences(prefix),
-        prefix,
+        n_chars=sum(map(len, tokens)),
+        n_letters=total["letters"],
+        n_tokens=len(tokens),
+        n_words=len(words),
+        n_sentences=textstat_sentences(text),
+        n_syllables=total["syllables"],
+        n_polysyllables=total["polysyllable"],
+        n_monosyllables=total["monosyllable"],
+        n_long=total["long"],
+        n_mini=total["mini"],
+        n_not_easy=total["not_easy"],
+        n_difficult=total["difficult"],
+        n_fog_difficult=total["fog_difficult"],
+        # textstat.difficult_words counts distinct words, case-sensitively.
+        n_difficult_unique=field(sum(map(lang.words.__getitem__, distinct)), "difficult"),
+        linsear_easy=field(first, "linsear_easy"),
+        linsear_hard=field(first, "polysyllable"),
+        linsear_sentences=textstat_sentences(prefix),
+        linsear_prefix=prefix,
     )
 
 
 def _linsear_prefix(tokens: list[str], n_words: int) -> str:
-    """The text textstat's Linsear Write counts sentences in: tokens up to the 100th word."""
-    if n_words > LINSEAR_WORDS:
-        seen = 0
-        for end, token in enumerate(tokens, 1):
-            seen += _WORD_CHAR.search(token) is not None
-            if seen == LINSEAR_WORDS:
-                return " ".join(tokens[:end])
-    return " ".join(tokens)
+    """The text textstat's Linsear Write counts sentences in: tokens up to the 100th word.
+
+    Tokens without a word character are not words. Each step takes as many more tokens as words
+    are still missing, so the prefix never passes the 100th word and ends on it.
+    """
+    if n_words <= LINSEAR_WORDS:
+        return " ".join(tokens)
+    end = seen = 0
+    while seen < LINSEAR_WORDS:
+        added = tokens[end : end + LINSEAR_WORDS - seen]
+        end += len(added)
+        seen += len(added) - len(_PUNCTUATION_TOKEN.findall(" ".join(added)))
+    return " ".join(tokens[:end])
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -483,7 +519,7 @@ def _languages_of(texts: list[str | None], config: PipelineConfig) -> list[str |
     if config.language:
         forced = config.language.lower()
         return [forced if t is not None else None for t in texts]
-    return [detect_language(t) if t is not None else None for t in texts]
+    return detect_languages(texts)
 
 
 def readability_batch(table: pa.Table, config: PipelineConfig) -> pa.Table:

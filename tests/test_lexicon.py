@@ -6,8 +6,18 @@ import threading
 
 import nltk.data
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasks import lexicon
+
+WORDS_OF_LANGUAGE = (
+    "government minister election company shares beautiful extraordinary unbelievable "
+    "Regierung Bundesverfassungsgericht Wasserflasche Straßenbahn gobierno elecciones "
+    "extraordinariamente gouvernement élection inconstitutionnellement governo elezioni "
+    "precipitevolissimevolmente regering verkiezingen governo eleições правительство выборы "
+    "hyphenation syllable Mississippi queueing rhythm strengths"
+)
 
 
 @pytest.fixture
@@ -146,6 +156,33 @@ def test_easy_words_fall_back_to_english_like_textstat():
 def test_hyphenator_is_none_without_a_pyphen_dictionary():
     assert lexicon.hyphenator("ar") is None
     assert lexicon.hyphenator("de").positions("Wasserflasche")
+
+
+HYPHENATED = ["en", "de", "es", "fr", "it", "nl", "pt", "ru"]
+AWKWARD_WORDS = [
+    "", "a", "ab", "İstanbul", "ǅemal", "ﬁsh", "straße", "Σοφία", "naïve", "co-operate", "don't",
+    "x" * 300, "antidisestablishmentarianism", "Wasserflasche", "électricité", "hydroxychloroquine",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", HYPHENATED)
+def test_hyphenation_counts_pyphens_positions(lang):
+    pyphen_dict, fast = lexicon.hyphenator(lang), lexicon.hyphenation(lang)
+    words = AWKWARD_WORDS + WORDS_OF_LANGUAGE.split()
+    assert [fast.cuts(w) for w in words] == [len(pyphen_dict.positions(w)) for w in words]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.characters(categories=["L", "M", "Nd", "Pd", "Po"]), max_size=25),
+    st.sampled_from(HYPHENATED),
+)
+def test_hyphenation_counts_pyphens_positions_on_generated_words(word, lang):
+    assert lexicon.hyphenation(lang).cuts(word) == len(lexicon.hyphenator(lang).positions(word))
+
+
+def test_hyphenation_is_none_without_a_pyphen_dictionary():
+    assert lexicon.hyphenation("ar") is None
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tasks import lexicon, schema
+from tasks import languages, lexicon, readability, schema
 from tasks.config import PipelineConfig
 from tasks.languages import DETECTED_LANGUAGES, detect_language
 from tasks.readability import LANGUAGE_ONLY, OUTPUT_NAMES, readability_batch, score_text
@@ -253,9 +253,68 @@ def test_bbc_documents_equal_textstat():
         assert_parity(body, "en")
 
 
-def test_threads_give_the_sequential_results(monkeypatch):
-    from tasks import readability
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(documents(), st.text(max_size=200)))
+def test_sentence_count_equals_textstats(text):
+    import textstat
 
+    assert readability.textstat_sentences(text) == textstat.sentence_count(text)
+
+
+def reference_linsear_prefix(tokens: list[str]) -> str:
+    """Tokens up to and including the 100th one with a word character (all when fewer)."""
+    seen = 0
+    for end, token in enumerate(tokens, 1):
+        seen += any(ch.isalnum() or ch == "_" for ch in token)
+        if seen == readability.LINSEAR_WORDS:
+            return " ".join(tokens[:end])
+    return " ".join(tokens)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["word", "it's", "...", "--", "(a)", "9.5", "!", "—", "x"]), max_size=400
+    )
+)
+def test_linsear_prefix_ends_on_the_hundredth_word(tokens):
+    n_words = len(lexicon.strip_punctuation(" ".join(tokens)).split())
+    assert readability._linsear_prefix(tokens, n_words) == reference_linsear_prefix(tokens)
+
+
+def test_linsear_prefix_past_many_punctuation_tokens_equals_textstat():
+    text = "Words and words. " * 25 + "-- " * 3000 + "The end of it all came slowly. " * 30
+    assert_parity(text, "en")
+
+
+def test_word_facts_by_hand():
+    facts = readability.language("en").facts
+    assert readability.unpack(facts("extraordinary")) == {
+        "syllables": 6, "polysyllable": 1, "monosyllable": 0, "long": 1, "mini": 0,
+        "not_easy": 1, "difficult": 1, "fog_difficult": 1, "linsear_easy": 0, "letters": 13,
+    }  # fmt: skip
+    assert readability.unpack(facts("don't")) == {
+        "syllables": 1, "polysyllable": 0, "monosyllable": 1, "long": 0, "mini": 0,
+        "not_easy": 0, "difficult": 0, "fog_difficult": 0, "linsear_easy": 1, "letters": 4,
+    }  # fmt: skip  # four letters (the apostrophe is not one), on the easy-word list
+    # No Pyphen dictionary for Arabic: letters only.
+    assert readability.unpack(readability.language("ar").facts("كتاب")) == dict.fromkeys(
+        readability.FACTS, 0
+    ) | {"letters": 4}
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(WORDS), st.integers(1, 10**9)), max_size=30),
+    st.sampled_from(["en", "de", "ar"]),
+)
+def test_packed_word_facts_add_field_by_field(words, lang):
+    facts = readability.language(lang).facts
+    total = readability.unpack(sum(facts(word) * times for word, times in words))
+    fields = [(readability.unpack(facts(word)), times) for word, times in words]
+    assert total == {name: sum(f[name] * t for f, t in fields) for name in readability.FACTS}
+
+
+def test_threads_give_the_sequential_results(monkeypatch):
     jobs = [(text, lang) for lang, text in LANGUAGE_TEXTS.items()] + [(t, "en") for t in FIXTURES]
     jobs = jobs * 4
     sequential = [score_text(t, lang) for t, lang in jobs]
@@ -295,6 +354,58 @@ def test_detect_language_is_none_without_letters():
     assert detect_language("") is None
     assert detect_language("12.5% -- 3,400 !!") is None
     assert detect_language("42 rue") in DETECTED_LANGUAGES
+
+
+def py3langid_decisions(texts: list[str | None]) -> list[str | None]:
+    """py3langid's own classify, restricted like tasks.languages, on each text's sample."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
+    model.set_languages(list(DETECTED_LANGUAGES))
+    return [
+        model.classify(t[: languages.SAMPLE_CHARS])[0]
+        if t is not None and any(map(str.isalpha, t))
+        else None
+        for t in texts
+    ]
+
+
+HOSTILE_SAMPLES = [
+    None, "", "12.5% -- 3,400 !!", "SHOUTING HEADLINE IN CAPITALS", "x\ud800y lone surrogate",
+    "東京は日本の首都です。" * 60, "مرحبا بالعالم", "a", "e\u0301te\u0301 combining accents",
+    "\x00\x01 control bytes and words", "ﬁ ligature ﬂow", "Ωmega " * 200,
+]  # fmt: skip
+
+
+def test_batch_detection_equals_py3langid():
+    texts = list(LANGUAGE_TEXTS.values()) * 3 + FIXTURES + HOSTILE_SAMPLES
+    if BBC.is_dir():
+        texts += _bbc_bodies(300)
+    assert len(texts) > languages.MIN_BATCH  # the batched walk, not py3langid's
+    assert languages.detect_languages(texts) == py3langid_decisions(texts)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(documents(), st.text(max_size=120)), min_size=16, max_size=40))
+def test_generated_batch_detection_equals_py3langid(texts):
+    assert languages.detect_languages(texts) == py3langid_decisions(texts)
+
+
+def test_batch_scores_are_py3langids_to_the_bit():
+    model = languages._model()
+    samples = [model._encode(t) for t in list(LANGUAGE_TEXTS.values()) + FIXTURES[2:]]
+    got = languages._batch_scores(samples)
+    for sample, scores in zip(samples, got, strict=True):
+        want = model._raw_score(sample)
+        assert scores is not None and scores.tobytes() == want.tobytes(), sample
+
+
+def test_small_and_chunked_batches_agree(monkeypatch):
+    texts = list(LANGUAGE_TEXTS.values()) * 4
+    whole = languages.detect_languages(texts)
+    monkeypatch.setattr(languages, "CHUNK", 5)
+    assert languages.detect_languages(texts) == whole
+    assert [languages.detect_language(t) for t in texts] == whole
 
 
 def _table(texts: list[str | None]) -> pa.Table:
