@@ -393,6 +393,10 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a and b else None
 
 
+def _percent(a: float | None, b: float | None) -> float | None:
+    return round(100 * a / b, 1) if a and b else None
+
+
 def _round(x: float | None, digits: int) -> float | None:
     return None if x is None else round(x, digits)
 
@@ -419,11 +423,11 @@ def verdicts(rows: list[dict], micro: dict | None) -> list[dict]:
     first, rerun = by.get(SERVER_FIRST, {}), by.get(SERVER_RERUN, {})
     memory, seeds = by.get(SERVER_MEMORY, {}), by.get(SERVER_SEEDS, {})
     share = first.get("overhead_flow_share")
-    rerun_share = _ratio(rerun.get("wall_s"), first.get("wall_s"))
-    growth = _ratio(memory.get("peak_mib"), first.get("peak_mib"))
-    growth = None if growth is None else round(100 * (growth - 1), 1)
+    # Percentages from the measured values, not from the 2-digit ratios of the table.
+    rerun_share = _percent(rerun.get("wall_s"), first.get("wall_s"))
+    growth = _percent(memory.get("peak_mib"), first.get("peak_mib"))
+    growth = None if growth is None else round(growth - 100, 1)
     share = None if share is None else round(100 * share, 1)
-    rerun_share = None if rerun_share is None else round(100 * rerun_share, 1)
     out = [
         verdict("throughput", first.get("throughput_ratio"), 8.0, True, "x", failed(first)),
         verdict("overhead", share, 10.0, False, "%", failed(first)),

@@ -113,6 +113,25 @@ def test_verdicts_judge_each_target():
     assert judged["seeds"]["met"] is True
 
 
+def test_memory_growth_is_judged_on_the_measured_peaks_not_rounded_ratios():
+    rows = [dict(r, peak_mib=722.5) if r["scenario"] == "server-memory" else r for r in ROWS]
+    rows = [dict(r, peak_mib=556.9) if r["scenario"] == "server" else r for r in rows]
+    judged = {v["target"]: v for v in bench.verdicts(bench.with_ratios(rows), None)}
+    assert judged["memory_growth"]["value"] == 29.7 and judged["memory_growth"]["met"] is True
+
+
+def test_micro_verdicts_cover_the_engine_and_the_whole_stage():
+    micro = {
+        "readability": {"speedup": 12.0, "stage_speedup": 9.5},
+        "segmentation": {"speedup": 40.0},
+    }
+    judged = {v["target"]: v for v in bench.verdicts(bench.with_ratios(ROWS), micro)}
+    assert judged["readability_micro"]["met"] is True
+    assert judged["readability_stage"]["met"] is False
+    assert judged["readability_stage"]["miss"] == "0.5x short"
+    assert judged["segmenter_micro"]["met"] is True
+
+
 def test_a_failed_run_misses_its_targets_whatever_it_measured():
     rows = [dict(r, returncode=1) if r["scenario"] == "server-memory" else r for r in ROWS]
     judged = {v["target"]: v for v in bench.verdicts(bench.with_ratios(rows), None)}
