@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 import threading
 
 import nltk.data
@@ -92,6 +93,39 @@ def test_ensure_cmudict_concurrent_calls_leave_one_complete_file(fresh_cache):
     folder = fresh_cache / lexicon.CMUDICT_RELPATH.parent
     assert not errors
     assert sorted(p.name for p in folder.iterdir()) == ["cmudict", "cmudict.version"]
+
+
+def test_syllable_table_is_copied_and_reused(fresh_cache, monkeypatch):
+    path = lexicon.cmudict_file()
+    table = lexicon._load_syllables(path)
+    assert path.with_name(path.name + lexicon.SYLLABLES_SUFFIX).is_file()
+    monkeypatch.setattr(lexicon, "_read_cmudict", lambda _: pytest.fail("parsed again"))
+    assert lexicon._load_syllables(path) == table
+    assert table["hello"] == 2 and table["abbreviate"] == 4
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"", b"not marshal data", marshal.dumps(((0, "old"), {"hello": 9})), marshal.dumps(7)],
+)
+def test_a_damaged_or_stale_syllable_copy_is_rebuilt(fresh_cache, damage):
+    path = lexicon.cmudict_file()
+    want = lexicon._read_cmudict(path)
+    copy = path.with_name(path.name + lexicon.SYLLABLES_SUFFIX)
+    copy.write_bytes(damage)
+    assert lexicon._load_syllables(path) == want
+    assert marshal.loads(copy.read_bytes())[1] == want
+
+
+def test_an_unwritable_cache_still_gives_the_syllable_table(fresh_cache, monkeypatch):
+    path = lexicon.cmudict_file()
+
+    def refuse(*_):
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(lexicon, "write_bytes_atomically", refuse)
+    assert lexicon._load_syllables(path)["hello"] == 2
+    assert not path.with_name(path.name + lexicon.SYLLABLES_SUFFIX).exists()
 
 
 def test_textstat_counts_syllables_offline(fresh_cache, no_network, monkeypatch):

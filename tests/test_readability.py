@@ -6,6 +6,7 @@ import math
 import threading
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -398,6 +399,68 @@ def test_batch_scores_are_py3langids_to_the_bit():
     for sample, scores in zip(samples, got, strict=True):
         want = model._raw_score(sample)
         assert scores is not None and scores.tobytes() == want.tobytes(), sample
+
+
+@pytest.fixture
+def fresh_model_cache(tmp_path, monkeypatch):
+    """An empty language-model cache and no model loaded yet in this process."""
+    monkeypatch.setenv(languages.MODEL_CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(languages, "_identifier", None)
+    monkeypatch.setattr(languages, "_tables", None)
+    return tmp_path
+
+
+def assert_same_model(a, b) -> None:
+    for name in (*languages._MODEL_ARRAYS, "_rowbase", "_alias_pairs"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert type(x) is type(y), name
+        if isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), name
+        else:
+            assert x == y and getattr(x, "typecode", None) == getattr(y, "typecode", None), name
+
+
+def py3langid_model():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
+    model.set_languages(list(DETECTED_LANGUAGES))
+    return model
+
+
+def test_cached_language_model_is_py3langids(fresh_model_cache):
+    first = languages._load_model()  # from the package; writes the cache
+    folder = languages.model_cache()
+    assert folder.parent == fresh_model_cache
+    assert sorted(p.name for p in fresh_model_cache.iterdir()) == [folder.name]  # no leftovers
+    cached = languages._load_model()
+    reference = py3langid_model()
+    assert_same_model(first, reference)
+    assert_same_model(cached, reference)
+    texts = list(LANGUAGE_TEXTS.values()) * 5
+    assert languages.detect_languages(texts) == py3langid_decisions(texts)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "remove"])
+def test_a_damaged_language_model_cache_is_rebuilt(fresh_model_cache, damage):
+    languages._load_model()
+    victim = languages.model_cache() / "tk_nextmove.npy"
+    if damage == "truncate":
+        victim.write_bytes(victim.read_bytes()[:1000])
+    else:
+        victim.unlink()
+    assert_same_model(languages._load_model(), py3langid_model())
+    assert victim.stat().st_size > 1000  # a good copy is back
+    assert_same_model(languages._load_model(), py3langid_model())
+
+
+def test_an_unwritable_language_model_cache_still_detects(fresh_model_cache, monkeypatch):
+    def refuse(*_):
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(languages, "_write_model_cache", refuse)
+    assert languages.detect_language(LANGUAGE_TEXTS["de"]) == "de"
+    assert not languages.model_cache().exists()
 
 
 def test_small_and_chunked_batches_agree(monkeypatch):
