@@ -166,9 +166,8 @@ def commit(state: RunState) -> dict:
         staging.finalize("documents", ["doc_id"])
         staging.finalize("rejects", ["source_uri", "reason"])
         staging.finalize("raw", ["doc_id"])
-        summary_input = staged_numeric(state)
         corpus = stats_stage.corpus_stats(
-            summary_input, state.run_id, state.fingerprint, NUMERIC_COLUMNS
+            staged_documents(state), state.run_id, state.fingerprint, NUMERIC_COLUMNS
         )
         staging.stage_final("corpus_stats", corpus)
         terms = [state.terms] if state.terms is not None else []
@@ -181,13 +180,12 @@ def commit(state: RunState) -> dict:
     return reporting.summary(state, corpus)
 
 
-def staged_numeric(state: RunState) -> pa.Table:
-    """The run's final documents (ordered by doc_id), collection and numeric columns only."""
+def staged_documents(state: RunState) -> pa.Table | ds.Dataset:
+    """The run's final documents (ordered by doc_id) as a dataset over the staged files."""
     files = state.staging.final_files("documents")
-    columns = ["collection"] + NUMERIC_COLUMNS
     if not files:
-        return DOCUMENTS.empty_table().select(columns)
-    return ds.dataset(files, schema=DOCUMENTS, format="parquet").to_table(columns=columns)
+        return DOCUMENTS.empty_table()
+    return ds.dataset(files, schema=DOCUMENTS, format="parquet")
 
 
 def stop_tasks() -> None:

@@ -158,6 +158,7 @@ def stage_batch(result: StageResult, target: BatchTarget) -> BatchReport:
     ops = Counter(op for doc_ops in documents["clean_ops"].to_pylist() for op in doc_ops or ())
     seconds = dict(result.seconds)
     seconds["statistics"] = seconds.get("statistics", 0.0) + time.perf_counter() - started
+    store.release_memory()
     return BatchReport(result.key, documents.num_rows, n_rejects, ops, result.terms, seconds)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from tasks import schema
 from tasks.config import PipelineConfig
@@ -255,19 +256,22 @@ def _quote_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
 
 
 def corpus_stats(
-    documents: pa.Table, run_id: str, fingerprint: str, columns: Sequence[str]
+    documents: pa.Table | ds.Dataset, run_id: str, fingerprint: str, columns: Sequence[str]
 ) -> pa.Table:
     """CORPUS_STATS rows: each numeric column summarised per collection and for '*' (all).
 
     Columns are summarised SUMMARY_CHUNK at a time, which bounds the memory DuckDB needs for the
-    quantiles to a few columns' values whatever the number of columns.
+    quantiles to a few columns' values whatever the number of columns. Given a dataset (Parquet
+    files), each query reads just its columns from the files: nothing else is held in memory.
     """
     _check_numeric(documents, columns)
-    if documents.num_rows == 0 or not columns:
+    if not columns or _num_rows(documents) == 0:
         return schema.CORPUS_STATS.empty_table()
     chunks = [columns[i : i + SUMMARY_CHUNK] for i in range(0, len(columns), SUMMARY_CHUNK)]
+    if isinstance(documents, pa.Table):
+        documents = documents.select(["collection", *columns])
     with duckdb.connect(config={"threads": 1}) as con:  # one thread: see _query
-        con.register("data", documents.select(["collection", *columns]))
+        con.register("data", documents)
         parts = [_summaries(con, chunk, list(columns)) for chunk in chunks]
     result = pa.concat_tables(parts).sort_by(
         [("collection", "ascending"), ("position", "ascending")]
@@ -277,6 +281,10 @@ def corpus_stats(
     result = result.add_column(0, "pipeline_fingerprint", pa.array([fingerprint] * n))
     result = result.add_column(0, "run_id", pa.array([run_id] * n))
     return result.cast(schema.CORPUS_STATS)
+
+
+def _num_rows(documents: pa.Table | ds.Dataset) -> int:
+    return documents.num_rows if isinstance(documents, pa.Table) else documents.count_rows()
 
 
 def _summaries(con, chunk: Sequence[str], order: list[str]) -> pa.Table:
@@ -318,7 +326,7 @@ def _query(sql: str, **tables: pa.Table) -> pa.Table:
         return con.sql(sql).to_arrow_table()
 
 
-def _check_numeric(documents: pa.Table, columns: Sequence[str]) -> None:
+def _check_numeric(documents: pa.Table | ds.Dataset, columns: Sequence[str]) -> None:
     """Raise UsageError naming any column that is missing or not numeric."""
     numeric = {
         f.name

@@ -121,6 +121,11 @@ def stage_part(target, dataset: str, table: pa.Table, key: str) -> None:
         write_parquet(path, rows, dataset, target.run_id, target.fingerprint)
 
 
+def release_memory() -> None:
+    """Hand the memory Arrow has freed back to the system (its allocator keeps it otherwise)."""
+    pa.default_memory_pool().release_unused()
+
+
 def _buckets(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
     if "doc_id" not in table.column_names or table["doc_id"].null_count:
         yield ALL_ROWS, table
@@ -368,6 +373,8 @@ class Staging:
             path = self.root / "final" / dataset / f"part-{index:05d}.parquet"
             write_parquet(path, table, dataset, self.run_id, self.fingerprint)
             rows += table.num_rows
+            del table
+            release_memory()
         return rows
 
     def stage_final(self, dataset: str, table: pa.Table) -> int:

@@ -210,6 +210,32 @@ def test_corpus_stats_of_no_documents_is_empty():
     assert out.num_rows == 0 and out.schema.equals(schema.CORPUS_STATS)
 
 
+def test_corpus_stats_read_from_parquet_files_equal_the_in_memory_table(tmp_path):
+    import numpy as np
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(7)
+    n = 5000
+    table = pa.table(
+        {
+            "collection": rng.choice(["business", "sport", "tech"], n),
+            "score": rng.normal(50, 20, n) * 1.000001,
+            "count": pa.array(rng.integers(0, 900, n)).cast(pa.int64()),
+            "ratio": pa.array([None if i % 7 == 0 else i / 3 for i in range(n)], pa.float64()),
+        }
+    )
+    for i, start in enumerate(range(0, n, 1300)):  # several files, as staging writes them
+        pq.write_table(table.slice(start, 1300), tmp_path / f"part-{i:05d}.parquet")
+    files = sorted(str(p) for p in tmp_path.glob("*.parquet"))
+    columns = ["score", "count", "ratio"]
+    in_memory = corpus_stats(table, "r", "f", columns)
+    from_files = corpus_stats(ds.dataset(files, format="parquet"), "r", "f", columns)
+    assert from_files.equals(in_memory)  # to the last bit, nulls included
+    empty = ds.dataset([], schema=table.schema, format="parquet")
+    assert corpus_stats(empty, "r", "f", columns).num_rows == 0
+
+
 def test_collection_summary_gives_mean_scores_with_all_last():
     table = pa.table(
         {
