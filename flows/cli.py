@@ -104,7 +104,11 @@ def _positive(text: str) -> int:
 def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     values = parser.add_argument_group("what is computed (part of the pipeline fingerprint)")
     values.add_argument(
-        "--language", metavar="CODE", help="force an ISO 639-1 language for every document"
+        "--language",
+        metavar="CODE",
+        help="force a language for every document: an ISO 639-1 code (en, de) or a locale "
+        "whose hyphenation patterns to use (en_GB, pt_BR, de_CH); default: detect, English "
+        "scored as textstat's default en_US",
     )
     values.add_argument(
         "--readability",
@@ -247,10 +251,10 @@ def execute(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    check_sources(args.sources)
+    config = config_from_args(args)  # usage errors surface before Prefect is imported
     from flows import reporting
 
-    check_sources(args.sources)
-    config = config_from_args(args)
     reporting.terminal_bar = reporting.bar_wanted() and not args.json
     started = time.perf_counter()
     summary = execute(list(args.sources), args.output, config)

@@ -27,7 +27,8 @@ def _operational(default: Any) -> Any:
 class PipelineConfig:
     """Everything a run needs besides its sources and output."""
 
-    language: str | None = _value(None)  # ISO 639-1 code forced for every document; None = detect
+    # Locale forced for every document ('en' is stored as textstat's default 'en_US'); None = detect.
+    language: str | None = _value(None)
     readability: str = _value("textstat")  # "textstat" (parity) or "published" (published formulas)
     max_bytes: int = _value(10_000_000)  # larger inputs are rejected as too_large
     text_field: str = _value("text")  # record formats: field holding the text
@@ -52,10 +53,11 @@ class PipelineConfig:
         for name in ("max_bytes", "batch_size", "workers", "top_terms", "repeated_line_min_docs"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if self.language is not None and (len(self.language) != 2 or not self.language.isalpha()):
-            raise UsageError(
-                f"--language expects an ISO 639-1 code such as 'en', got {self.language!r}"
-            )
+        if self.language is not None:
+            from tasks.languages import normalize_locale
+
+            # Frozen: the canonical locale is set once, so parameters and fingerprint record it.
+            object.__setattr__(self, "language", normalize_locale(self.language))
         if not 0 < self.repeated_line_min_share <= 1:
             raise UsageError("repeated_line_min_share must be in (0, 1]")
 

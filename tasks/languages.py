@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -46,6 +47,63 @@ _MODEL_ARRAYS = ("nb_ptc", "nb_pc", "nb_classes", "tk_nextmove", "tk_row", "tk_o
 _identifier = None
 _tables = None
 _lock = threading.Lock()
+
+
+# textstat's default locale for English, the one analysts get from `textstat.<fn>(text)` without
+# `set_lang` (Pyphen alone resolves "en" to its en_GB patterns). Other languages are scored after
+# `set_lang(<ISO code>)`, Pyphen's own choice of patterns for the code.
+DEFAULT_LOCALES = {"en": "en_US"}
+_LOCALE = re.compile(r"^([A-Za-z]{2})(?:[_-]([A-Za-z]{2,4}))?$")
+
+
+def scoring_locale(code: str | None) -> str | None:
+    """The locale textstat scores an ISO 639-1 language in: en_US for English, else the code."""
+    return None if code is None else DEFAULT_LOCALES.get(code, code)
+
+
+def language_code(locale: str | None) -> str | None:
+    """The ISO 639-1 code of a locale: 'pt_BR' -> 'pt'."""
+    return None if locale is None else locale.split("_")[0]
+
+
+def accepted_languages() -> list[str]:
+    """Every ISO 639-1 code --language accepts: detected ones, textstat's and Pyphen's."""
+    import pyphen
+    from textstat.backend.utils.constants import LANG_CONFIGS
+
+    codes = (
+        set(DETECTED_LANGUAGES) | set(LANG_CONFIGS) | {k.split("_")[0] for k in pyphen.LANGUAGES}
+    )
+    return sorted(c for c in codes if len(c) == 2)
+
+
+def normalize_locale(value: str) -> str:
+    """--language as the locale it scores in: 'en' -> 'en_US', 'EN-gb' -> 'en_GB', 'de' -> 'de'.
+
+    A region must name one of Pyphen's dictionaries (its hyphenation patterns are all it changes).
+    """
+    from tasks.errors import UsageError
+
+    match = _LOCALE.match(value.strip())
+    code = match.group(1).lower() if match else None
+    if code not in accepted_languages():
+        raise UsageError(
+            f"--language {value!r} is not a language proseflow can score; expected an ISO 639-1 "
+            f"code or a locale such as en_GB, one of: {' '.join(accepted_languages())}"
+        )
+    region = match.group(2)
+    if region is None:
+        return scoring_locale(code)
+    import pyphen
+
+    locale = f"{code}_{region.upper() if len(region) == 2 else region.title()}"
+    if locale not in pyphen.LANGUAGES:
+        known = sorted(k for k in pyphen.LANGUAGES if k.startswith(f"{code}_"))
+        raise UsageError(
+            f"--language {value!r}: Pyphen has no {locale} hyphenation patterns; "
+            f"expected {code} or one of: {' '.join(known) or '(no regional variants)'}"
+        )
+    return locale
 
 
 def _model():

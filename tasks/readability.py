@@ -3,15 +3,20 @@
 Each document is tokenised once the way textstat tokenises it, syllables are counted once per
 distinct word with textstat's own rules (first CMUdict pronunciation for English, Pyphen otherwise)
 in an unbounded process-wide cache, and every formula is evaluated from those counts with textstat's
-exact arithmetic. The values equal (`==`) textstat's functions called one by one after
-`set_lang(language)`, except where textstat has no meaningful value to give:
+exact arithmetic. The values equal (`==`) textstat's functions as analysts call them: English rows
+as `textstat.<fn>(text)` with no `set_lang` (textstat's default locale en_US: CMUdict, then Pyphen's
+en_US patterns), other languages after `set_lang(<language>)`, a forced locale (`--language en_GB`)
+after `set_lang(<locale>)`. Nulls stand where textstat has no meaningful value to give:
 
 - a document without words gets null scores (textstat returns 0.0 placeholders, or a clamped
   text_standard); `reading_time` stays textstat's value (0 characters are read in 0 seconds);
-- a language textstat cannot score gets null scores: one without a Pyphen dictionary (textstat
-  raises) or without textstat constants (textstat silently applies the English ones). Arabic still
-  gets `osman`, which needs neither. `n_syllables` is null without a Pyphen dictionary and
-  `n_difficult_words` null for an unscored language; the other counts are always filled;
+- Coleman-Liau, ARI, McAlpine EFLAW, LIX and RIX read neither syllables nor language constants:
+  they are filled for every document with words, in any language or none;
+- the syllable-based scores are null for a language textstat cannot score: one without a Pyphen
+  dictionary (textstat raises: ar, zh, ja, ...) or without textstat constants (textstat silently
+  applies the English ones: pt, sv, ...). Arabic still gets `osman`, which needs neither.
+  `n_syllables` is null without a Pyphen dictionary and `n_difficult_words` null for an unscored
+  language; the other counts are always filled;
 - the Spanish, Italian, German and Arabic formulas are null for documents in other languages.
 
 No textstat global state is touched: languages are resolved per call (see `tasks.lexicon`), so the
@@ -32,7 +37,7 @@ import pyarrow as pa
 
 from tasks import lexicon, schema
 from tasks.config import PipelineConfig
-from tasks.languages import detect_languages
+from tasks.languages import detect_languages, language_code, scoring_locale
 
 Scores = dict[str, Any]
 
@@ -46,6 +51,10 @@ LANGUAGE_ONLY = {
     "wiener_sachtextformel": "de",
     "osman": "ar",
 }
+# Formulas that read neither syllables nor language constants: textstat has a value in any language.
+LANGUAGE_FREE = frozenset(
+    ("coleman_liau_index", "automated_readability_index", "mcalpine_eflaw", "lix", "rix")
+)
 COUNT_NAMES = ("n_chars", "n_letters", "n_words", "n_syllables", "n_difficult_words")
 OUTPUT_FIELDS = (
     [schema.DOCUMENTS.field("language")]
@@ -123,17 +132,18 @@ def field(packed: int, name: str) -> int:
 
 
 class Language:
-    """One language's textstat resources and its unbounded cache of packed facts per word."""
+    """One locale's textstat resources and its unbounded cache of packed facts per word."""
 
-    def __init__(self, code: str | None) -> None:
-        self.code = code
-        self.hyphenation = lexicon.hyphenation(code) if code else None
+    def __init__(self, locale: str | None) -> None:
+        self.locale = locale  # what textstat's set_lang would be given: 'en_US', 'de', 'pt_BR'
+        self.code = language_code(locale)
+        self.hyphenation = lexicon.hyphenation(locale) if locale else None
         self.counts_syllables = self.hyphenation is not None
-        self.scorable = self.counts_syllables and lexicon.has_lang_config(code or "")
-        self.config = lexicon.lang_config(code or "en")
+        self.scorable = self.counts_syllables and lexicon.has_lang_config(locale or "")
+        self.config = lexicon.lang_config(locale or "en")
         self.fog_threshold = int(self.config["syllable_threshold"])
-        self.easy = lexicon.easy_words(code) if self.scorable else frozenset()
-        is_english = self.counts_syllables and lexicon.lang_root(code or "") == "en"
+        self.easy = lexicon.easy_words(locale) if self.scorable else frozenset()
+        is_english = self.counts_syllables and self.code == "en"
         self.cmudict = lexicon.cmudict_syllables() if is_english else {}
         self.words: dict[str, int] = {}  # word -> packed facts
 
@@ -178,12 +188,13 @@ _languages: dict[str | None, Language] = {}
 _languages_lock = threading.Lock()
 
 
-def language(code: str | None) -> Language:
-    """The process-wide Language for an ISO 639-1 code (None: no language)."""
-    found = _languages.get(code)
+def language(locale: str | None) -> Language:
+    """The process-wide Language for a locale or ISO 639-1 code (None: no language)."""
+    locale = scoring_locale(locale)
+    found = _languages.get(locale)
     if found is None:
         with _languages_lock:
-            found = _languages.get(code) or _languages.setdefault(code, Language(code))
+            found = _languages.get(locale) or _languages.setdefault(locale, Language(locale))
     return found
 
 
@@ -495,19 +506,26 @@ def _nulls_applied(scores: Scores, c: Counts, lang: Language) -> Scores:
         only = LANGUAGE_ONLY.get(name)
         if only is not None:
             ok = defined and lang.code == only and (lang.scorable or name == "osman")
+        elif name == "reading_time":
+            ok = True
+        elif name in LANGUAGE_FREE:
+            ok = defined
         else:
-            ok = lang.scorable and (defined or name == "reading_time")
+            ok = lang.scorable and defined
         out[name] = scores[name] if ok else None
     return out
 
 
-def score_text(text: str, lang: str | None, mode: str = "textstat") -> Scores:
-    """Readability columns and the five textstat counts for one document in language `lang`."""
-    resources = language(lang)
+def score_text(text: str, locale: str | None, mode: str = "textstat") -> Scores:
+    """Readability columns and the five textstat counts for one document in `locale`.
+
+    `locale` is what textstat's set_lang would be given; an ISO 639-1 code is scored in its default
+    locale (English: en_US, textstat's default).
+    """
+    resources = language(locale)
     c = count(text, resources)
     score = published_scores if mode == PUBLISHED else textstat_scores
-    scores = score(text, c, resources) if resources.scorable or resources.code == "ar" else {}
-    row = _nulls_applied(scores, c, resources)
+    row = _nulls_applied(score(text, c, resources), c, resources)
     row["n_chars"], row["n_letters"], row["n_words"] = c.n_chars, c.n_letters, c.n_words
     row["n_syllables"] = c.n_syllables if resources.counts_syllables else None
     row["n_difficult_words"] = c.n_difficult_unique if resources.scorable else None
@@ -515,21 +533,22 @@ def score_text(text: str, lang: str | None, mode: str = "textstat") -> Scores:
 
 
 def _languages_of(texts: list[str | None], config: PipelineConfig) -> list[str | None]:
-    """The forced language for every row, else each row's detected language."""
+    """The forced locale for every row, else each row's detected language."""
     if config.language:
-        forced = config.language.lower()
-        return [forced if t is not None else None for t in texts]
+        return [config.language if t is not None else None for t in texts]
     return detect_languages(texts)
 
 
 def readability_batch(table: pa.Table, config: PipelineConfig) -> pa.Table:
     """Append `language`, the readability columns and the textstat counts to a table with `text`."""
     texts = table.column("text").to_pylist()
-    languages = _languages_of(texts, config)
+    locales = _languages_of(texts, config)
     empty = dict.fromkeys(OUTPUT_NAMES)
     rows = [
-        score_text(t, lang, config.readability) | {"language": lang} if t is not None else empty
-        for t, lang in zip(texts, languages, strict=True)
+        score_text(t, locale, config.readability) | {"language": language_code(locale)}
+        if t is not None
+        else empty
+        for t, locale in zip(texts, locales, strict=True)
     ]
     kept = [name for name in table.column_names if name not in OUTPUT_NAMES]
     table = table.select(kept)

@@ -87,26 +87,48 @@ DOCUMENT_META_FIELDS = [
     ),
 ]
 
+# Where the readability descriptions say when a value is null (see tasks.readability).
+SYLLABLE_NULLS = (
+    "; null without words, and for languages without a Pyphen dictionary or textstat constants."
+)
+ANY_LANGUAGE = "; filled for every document with words, in every language."
+
 READABILITY_FIELDS = [
-    _float("flesch_reading_ease", "textstat.flesch_reading_ease(text) in the row's language."),
-    _float("flesch_kincaid_grade", "textstat.flesch_kincaid_grade(text)."),
-    _float("gunning_fog", "textstat.gunning_fog(text)."),
+    _float(
+        "flesch_reading_ease",
+        "textstat.flesch_reading_ease(text), English as textstat's default en_US" + SYLLABLE_NULLS,
+    ),
+    _float("flesch_kincaid_grade", "textstat.flesch_kincaid_grade(text)" + SYLLABLE_NULLS),
+    _float("gunning_fog", "textstat.gunning_fog(text)" + SYLLABLE_NULLS),
     _float(
         "smog_index",
-        "textstat.smog_index(text) (any number of sentences, as textstat computes it).",
+        "textstat.smog_index(text) (any number of sentences, as textstat computes it)"
+        + SYLLABLE_NULLS,
     ),
     _float(
-        "coleman_liau_index", "textstat.coleman_liau_index(text) (textstat's 0.058 coefficient)."
+        "coleman_liau_index",
+        "textstat.coleman_liau_index(text) (textstat's 0.058 coefficient)" + ANY_LANGUAGE,
     ),
-    _float("automated_readability_index", "textstat.automated_readability_index(text)."),
-    _float("dale_chall_readability_score", "textstat.dale_chall_readability_score(text)."),
-    _float("linsear_write_formula", "textstat.linsear_write_formula(text)."),
-    _float("spache_readability", "textstat.spache_readability(text)."),
-    _float("mcalpine_eflaw", "textstat.mcalpine_eflaw(text)."),
-    _float("lix", "textstat.lix(text)."),
-    _float("rix", "textstat.rix(text)."),
-    _float("text_standard", "textstat.text_standard(text, float_output=True): consensus grade."),
-    _float("reading_time", "textstat.reading_time(text): seconds at 14.69 ms per character."),
+    _float(
+        "automated_readability_index", "textstat.automated_readability_index(text)" + ANY_LANGUAGE
+    ),
+    _float(
+        "dale_chall_readability_score",
+        "textstat.dale_chall_readability_score(text)" + SYLLABLE_NULLS,
+    ),
+    _float("linsear_write_formula", "textstat.linsear_write_formula(text)" + SYLLABLE_NULLS),
+    _float("spache_readability", "textstat.spache_readability(text)" + SYLLABLE_NULLS),
+    _float("mcalpine_eflaw", "textstat.mcalpine_eflaw(text)" + ANY_LANGUAGE),
+    _float("lix", "textstat.lix(text)" + ANY_LANGUAGE),
+    _float("rix", "textstat.rix(text)" + ANY_LANGUAGE),
+    _float(
+        "text_standard",
+        "textstat.text_standard(text, float_output=True): consensus grade" + SYLLABLE_NULLS,
+    ),
+    _float(
+        "reading_time",
+        "textstat.reading_time(text): seconds at 14.69 ms per character; every language.",
+    ),
     _float(
         "fernandez_huerta", "textstat.fernandez_huerta(text); Spanish documents only, else null."
     ),

@@ -68,6 +68,17 @@ def test_bad_option_is_exit_2(capsys):
     assert "positive integer" in capsys.readouterr().err
 
 
+def test_unknown_language_is_one_line_exit_2_naming_accepted_codes(tmp_path):
+    proc = run_cli(
+        "run", "seeds", "--output", str(tmp_path / "out"), "--language", "xx", timeout=60
+    )
+    assert proc.returncode == 2
+    err = proc.stderr.strip()
+    assert err.startswith("proseflow: error: --language 'xx'") and "\n" not in err
+    assert " en " in err and " de " in err and "en_GB" in err
+    assert not (tmp_path / "out").exists()  # failed before any flow or output
+
+
 def test_runs_on_a_folder_without_runs_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["runs", "--output", str(tmp_path)]) == 2
     assert "holds no proseflow runs" in capsys.readouterr().err

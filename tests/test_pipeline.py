@@ -12,9 +12,11 @@ import pytest
 from flows.runtime import run_flow
 from flows.verify import verify
 from tasks.config import PipelineConfig
+from tasks.readability import LANGUAGE_ONLY
 from tasks.schema import DOCUMENTS, READABILITY_COLUMNS, RUNS
 from tasks.store import Output
 from tests.conftest import SEEDS
+from tests.textstat_default import DefaultTextstat
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -50,29 +52,16 @@ def test_seed_document_has_the_contract_columns_and_fields(seed_run):
     assert row["n_words"] > 700 and row["n_sentences"] > 25 and row["n_paragraphs"] > 15
 
 
-def test_seed_scores_equal_textstat(seed_run):
-    import textstat
-
+def test_seed_scores_equal_textstat_called_as_analysts_do(seed_run):
     output, _ = seed_run
     row = pq.read_table(output / "documents").to_pylist()[0]
-    textstat.set_lang("en")
+    with DefaultTextstat() as textstat_default:
+        expected = textstat_default.row(row["text"])
     for name in READABILITY_COLUMNS:
-        if name in (
-            "fernandez_huerta",
-            "szigriszt_pazos",
-            "gutierrez_polini",
-            "crawford",
-            "gulpease_index",
-            "wiener_sachtextformel",
-            "osman",
-        ):
+        if name in LANGUAGE_ONLY:
             assert row[name] is None, name
-            continue
-        fn = getattr(textstat, name)
-        expected = (
-            fn(row["text"], float_output=True) if name == "text_standard" else fn(row["text"])
-        )
-        assert row[name] == expected, name
+        else:
+            assert row[name] == expected[name], name
 
 
 def test_runs_row_records_the_run(seed_run):

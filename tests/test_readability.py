@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from pathlib import Path
@@ -16,38 +17,10 @@ from tasks import languages, lexicon, readability, schema
 from tasks.config import PipelineConfig
 from tasks.languages import DETECTED_LANGUAGES, detect_language
 from tasks.readability import LANGUAGE_ONLY, OUTPUT_NAMES, readability_batch, score_text
+from tests.textstat_default import COUNTS, PLAIN, DefaultTextstat
 
 BBC = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "bbc"
-PLAIN = [
-    "flesch_reading_ease",
-    "flesch_kincaid_grade",
-    "gunning_fog",
-    "smog_index",
-    "coleman_liau_index",
-    "automated_readability_index",
-    "dale_chall_readability_score",
-    "linsear_write_formula",
-    "spache_readability",
-    "mcalpine_eflaw",
-    "lix",
-    "rix",
-    "reading_time",
-    "fernandez_huerta",
-    "szigriszt_pazos",
-    "gutierrez_polini",
-    "crawford",
-    "gulpease_index",
-    "osman",
-]
 pytestmark = pytest.mark.filterwarnings("ignore:There is no easy words vocabulary")
-
-COUNTS = {
-    "n_chars": "char_count",
-    "n_letters": "letter_count",
-    "n_words": "lexicon_count",
-    "n_syllables": "syllable_count",
-    "n_difficult_words": "difficult_words",
-}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -55,8 +28,28 @@ def offline_cmudict():
     lexicon.ensure_cmudict()
 
 
+_default: DefaultTextstat | None = None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def default_textstat(offline_cmudict):
+    """One fresh textstat interpreter for the module (it finds CMUdict through NLTK_DATA)."""
+    global _default
+    _default = DefaultTextstat()
+    yield _default
+    _default.close()
+    _default = None
+
+
+def is_default_english(lang: str | None) -> bool:
+    return lang in ("en", "en_US")
+
+
 def textstat_row(text: str, lang: str) -> dict:
-    """textstat's own values, one function at a time (the test is the only caller of set_lang)."""
+    """textstat's own values, one function at a time: English as analysts call it (no set_lang),
+    any other language or locale after set_lang (this module is the only caller of set_lang)."""
+    if is_default_english(lang):
+        return _default.row(text)
     import textstat
 
     textstat.set_lang(lang)
@@ -71,9 +64,10 @@ def expected_row(text: str, lang: str) -> dict:
     """textstat's values with proseflow's null rules applied (see tasks.readability)."""
     row = textstat_row(text, lang)
     has_words = row["n_words"] > 0
+    code = lang.split("_")[0]
     for name in schema.READABILITY_COLUMNS:
         only = LANGUAGE_ONLY.get(name)
-        defined = has_words if only is None else has_words and lang == only
+        defined = has_words if only is None else has_words and code == only
         if not defined and name != "reading_time":
             row[name] = None
     return row
@@ -143,13 +137,36 @@ def test_language_specific_columns_only_in_their_language():
         }
 
 
-def test_arabic_gets_osman_equal_to_textstat_and_no_other_score():
+LANGUAGE_FREE_COLUMNS = sorted(readability.LANGUAGE_FREE | {"reading_time"})
+SYLLABLE_COLUMNS = [
+    name
+    for name in schema.READABILITY_COLUMNS
+    if name not in LANGUAGE_FREE_COLUMNS and name not in LANGUAGE_ONLY
+]
+
+
+def assert_language_free_columns_equal_textstat(text: str, lang: str, row: dict) -> None:
+    """The formulas without syllables or constants are textstat's after set_lang(lang)."""
+    import textstat
+
+    textstat.set_lang(lang)
+    want = {name: getattr(textstat, name)(text) for name in LANGUAGE_FREE_COLUMNS}
+    assert {name: row[name] for name in LANGUAGE_FREE_COLUMNS} == want
+    assert all(row[name] is not None for name in LANGUAGE_FREE_COLUMNS)
+
+
+def test_arabic_gets_osman_and_the_language_free_scores_equal_to_textstat():
     import textstat
 
     text = LANGUAGE_TEXTS["ar"]
     row = score_text(text, "ar")
+    textstat.set_lang("ar")
     assert row["osman"] == textstat.osman(text)
-    assert all(row[name] is None for name in schema.READABILITY_COLUMNS if name != "osman")
+    assert_language_free_columns_equal_textstat(text, "ar", row)
+    # No Pyphen dictionary: textstat raises for every syllable-based score.
+    with pytest.raises(KeyError):
+        textstat.flesch_reading_ease(text)
+    assert all(row[name] is None for name in SYLLABLE_COLUMNS)
     assert row["n_syllables"] is None and row["n_difficult_words"] is None
     assert row["n_words"] == textstat.lexicon_count(text) and row["n_chars"] == textstat.char_count(
         text
@@ -169,21 +186,51 @@ def test_generated_arabic_osman_equals_textstat(text):
     assert row["osman"] == (textstat.osman(text) if row["n_words"] else None)
 
 
-def test_language_without_textstat_constants_keeps_its_counts():
+CHINESE = "北京是中国的首都。 这是一个 很大的 城市 有 很多 人。 你好 世界 今天 天气 很好。"
+
+
+def test_chinese_gets_the_language_free_scores_and_no_syllable_score():
+    import textstat
+
+    row = score_text(CHINESE, "zh")
+    assert_language_free_columns_equal_textstat(CHINESE, "zh", row)
+    textstat.set_lang("zh")
+    with pytest.raises(KeyError):  # no Pyphen dictionary
+        textstat.flesch_kincaid_grade(CHINESE)
+    assert all(row[name] is None for name in SYLLABLE_COLUMNS + list(LANGUAGE_ONLY))
+    assert row["n_syllables"] is None and row["n_words"] == textstat.lexicon_count(CHINESE)
+
+
+def test_language_without_textstat_constants_keeps_its_counts_and_language_free_scores():
     import textstat
 
     text = "O governo anunciou hoje um novo plano para a educação pública no país."
     row = score_text(text, "pt")
+    assert_language_free_columns_equal_textstat(text, "pt", row)
+    # textstat would apply English constants to Portuguese: null, not a misleading number.
+    assert all(row[name] is None for name in SYLLABLE_COLUMNS + list(LANGUAGE_ONLY))
     textstat.set_lang("pt")
-    assert all(row[name] is None for name in schema.READABILITY_COLUMNS)
     assert row["n_syllables"] == textstat.syllable_count(text)
     assert row["n_words"] == 13 and row["n_difficult_words"] is None
 
 
-def test_no_language_keeps_language_free_counts():
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet=ARABIC, max_size=200), st.sampled_from(["ar", "zh", "pt", "ja"]))
+def test_generated_language_free_scores_equal_textstat_in_any_language(text, lang):
+    row = score_text(text, lang)
+    if row["n_words"]:
+        assert_language_free_columns_equal_textstat(text, lang, row)
+    else:
+        assert all(row[name] is None for name in readability.LANGUAGE_FREE)
+
+
+def test_no_language_keeps_language_free_counts_and_scores():
+    import textstat
+
     row = score_text("12 345 6789", None)
     assert (row["n_chars"], row["n_letters"], row["n_words"]) == (9, 9, 3)
     assert row["n_syllables"] is None and row["flesch_reading_ease"] is None
+    assert row["lix"] == textstat.lix("12 345 6789")
 
 
 def test_no_words_gives_null_scores_but_a_reading_time():
@@ -192,12 +239,70 @@ def test_no_words_gives_null_scores_but_a_reading_time():
     assert row["reading_time"] == 14.69 * 5 / 1000 and row["n_words"] == 0
 
 
+# Words CMUdict lacks, on which Pyphen's en_GB and en_US patterns disagree: a test that passes
+# with en_GB patterns fails on them.
+EN_US_WORDS = ["antiretroviral", "vicepresident", "HIVAids", "telecommunications", "bioinformatics"]
+
+
+def test_disputed_words_split_differently_in_en_gb_and_en_us():
+    cmu = lexicon.cmudict_syllables()
+    gb, us = lexicon.hyphenation("en_GB"), lexicon.hyphenation("en_US")
+    disputed = [w for w in EN_US_WORDS if w.lower() not in cmu and gb.cuts(w) != us.cuts(w)]
+    assert len(disputed) >= 3, disputed
+
+
+def test_english_is_scored_with_textstats_default_en_us_patterns():
+    text = "The antiretroviral drugs reached the vicepresident. HIVAids cases fell in the region."
+    assert_parity(text, "en")
+    gb = score_text(text, "en_GB")
+    assert gb["n_syllables"] != score_text(text, "en")["n_syllables"]
+    assert_parity(text, "en_GB")  # a forced locale equals textstat after set_lang("en_GB")
+
+
+def test_forced_locale_keeps_the_iso_language_and_scores_in_that_locale():
+    text = "The antiretroviral drugs reached the vicepresident. HIVAids cases fell in the region."
+    out = readability_batch(_table([text]), PipelineConfig(language="en_GB"))
+    row = out.to_pylist()[0]
+    assert row["language"] == "en"
+    assert row["n_syllables"] == score_text(text, "en_GB")["n_syllables"]
+    assert row["n_syllables"] != score_text(text, "en")["n_syllables"]
+
+
+@pytest.mark.parametrize(
+    ("given_", "stored"),
+    [("en", "en_US"), ("EN-gb", "en_GB"), ("pt_br", "pt_BR"), ("de", "de"), ("de_CH", "de_CH")],
+)
+def test_language_option_is_stored_as_the_locale_used(given_, stored):
+    assert PipelineConfig(language=given_).language == stored
+
+
+@pytest.mark.parametrize("bad", ["xx", "english", "en_ZZ", "", "e"])
+def test_unknown_language_is_a_usage_error_naming_the_accepted_values(bad):
+    from tasks.errors import UsageError
+
+    with pytest.raises(UsageError, match="expected") as error:
+        PipelineConfig(language=bad)
+    assert "en" in str(error.value)
+
+
+def test_the_locale_changes_the_fingerprint():
+    from tasks.provenance import pipeline_fingerprint
+
+    assert pipeline_fingerprint(PipelineConfig(language="en")) == pipeline_fingerprint(
+        PipelineConfig(language="en_US")
+    )
+    assert pipeline_fingerprint(PipelineConfig(language="en")) != pipeline_fingerprint(
+        PipelineConfig(language="en_GB")
+    )
+
+
 WORDS = str.split(
     "the a of and to in is was he she it they said government minister election people year "
     "market company shares growth economy technology mobile phone software internet music film "
     "award actor football match player season win beautiful extraordinary unbelievable "
     "don't it's we'll I'd 'quoted' well-known co-operate U.S. Mr. e.g. 9.5 1,200 $4bn 45% "
-    "café naïve Müller İstanbul ΣΟΦΙΑΣ straße über résumé Ångström _under_score"
+    "café naïve Müller İstanbul ΣΟΦΙΑΣ straße über résumé Ångström _under_score "
+    "antiretroviral vicepresident HIVAids telecommunications bioinformatics"
 )
 PIECES = st.one_of(
     st.sampled_from(WORDS),
@@ -359,10 +464,7 @@ def test_detect_language_is_none_without_letters():
 
 def py3langid_decisions(texts: list[str | None]) -> list[str | None]:
     """py3langid's own classify, restricted like tasks.languages, on each text's sample."""
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
-    model.set_languages(list(DETECTED_LANGUAGES))
+    model = reference_model()
     return [
         model.classify(t[: languages.SAMPLE_CHARS])[0]
         if t is not None and any(map(str.isalpha, t))
@@ -418,6 +520,12 @@ def assert_same_model(a, b) -> None:
             assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), name
         else:
             assert x == y and getattr(x, "typecode", None) == getattr(y, "typecode", None), name
+
+
+@functools.cache
+def reference_model():
+    """py3langid's restricted model, loaded once: loading takes ~0.5 s."""
+    return py3langid_model()
 
 
 def py3langid_model():
