@@ -14,6 +14,8 @@ from pathlib import Path
 from tasks.config import READABILITY_MODES, RUNNERS, PipelineConfig
 from tasks.errors import ProseflowError, SourceError, UsageError
 
+DEFAULTS = PipelineConfig()
+
 QUIET_ENV = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
@@ -139,16 +141,23 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     how.add_argument(
         "--batch-size",
         type=_positive,
-        default=1000,
+        default=DEFAULTS.batch_size,
         metavar="N",
-        help="documents per batch (default: 1000)",
+        help=f"documents per batch (default: {DEFAULTS.batch_size})",
+    )
+    how.add_argument(
+        "--batch-bytes",
+        type=_positive,
+        default=DEFAULTS.batch_bytes,
+        metavar="B",
+        help=f"input bytes per batch (default: {DEFAULTS.batch_bytes:,})",
     )
     how.add_argument(
         "--workers",
         type=_positive,
-        default=1,
+        default=None,
         metavar="N",
-        help="batches processed in parallel (default: 1)",
+        help="worker processes (default: the CPUs this process may use; 1 runs in one process)",
     )
     how.add_argument(
         "--runner",
@@ -172,7 +181,8 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
         title_field=args.title_field,
         boilerplate_patterns=read_patterns(args.boilerplate_file),
         batch_size=args.batch_size,
-        workers=args.workers,
+        batch_bytes=args.batch_bytes,
+        **({"workers": args.workers} if args.workers else {}),
         runner=args.runner,
         dask_address=args.dask_address,
     )

@@ -1,41 +1,31 @@
-"""The proseflow flow: ingest -> clean -> readability -> statistics -> commit, batch by batch."""
+"""The proseflow flow: read (map) -> triage (reduce) -> process (map) -> commit, batch by batch.
+
+The flow process only orchestrates: every per-document step runs in the tasks of `flows.stages`,
+wherever the task runner puts them, and the flow folds their small reports into the run.
+"""
 
 from __future__ import annotations
 
 import traceback
-from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
-from prefect.utilities.annotations import (
-    quote,
-)  # run state and input lists: not for Prefect to walk
+from prefect.utilities.annotations import quote  # inputs for workers: not for Prefect to walk
 
 from flows import reporting
 from flows.run import RunState, Stopwatch
-from flows.stages import (
-    BatchReport,
-    BatchTarget,
-    IngestedBatch,
-    discover,
-    ingest,
-    ingest_raw,
-    process_batch,
-    profile,
-)
-from tasks import catalog, store
+from flows.stages import BatchReport, ReadReport, discover, process, read, read_stored, read_work
+from tasks import catalog, store, triage
 from tasks import stats as stats_stage
 from tasks.config import PipelineConfig
 from tasks.errors import UsageError
 from tasks.schema import DOCUMENTS, NUMERIC_COLUMNS
-
-RAW_INPUT_COLUMNS = ["doc_id", "content", "n_bytes", "format", "source_uri", "collection"]
 
 FROM_RAW_ALL = "*"
 
@@ -66,11 +56,13 @@ def pipeline(
     config = as_config(config)
     state = RunState.open(str(flow_run.id), flow_run.name, sources, output, config)
     try:
-        batches = ingest_all(state, from_raw)
-        boilerplate = profile(quote(state), quote(batches))
-        for report in process(state, batches, boilerplate):
-            record(state, report)
-        summary = commit(quote(state))
+        reads = read_all(state, from_raw)
+        verdicts = triage_all(state, reads)
+        boilerplate = repeated_lines(state, reads, verdicts)
+        for report in process_all(state, reads, verdicts, boilerplate):
+            state.fold_batch(report)
+            reporting.progress(state)
+        summary = commit(state)
     except BaseException as exc:
         stop_tasks()
         state.fail(_one_line(exc))
@@ -88,36 +80,60 @@ def as_config(config: PipelineConfig | dict | None) -> PipelineConfig:
     return PipelineConfig.from_dict(config or {})
 
 
-def ingest_all(state: RunState, from_raw: str | None) -> list[IngestedBatch]:
-    """Ingest every batch in input order (triage needs that order); park them in staging."""
+def read_all(state: RunState, from_raw: str | None) -> list[ReadReport]:
+    """Map: read, hash, decode and profile every batch of inputs (or of stored raw rows)."""
+    config, target = state.config, state.target
     if from_raw is not None:
-        raw_batches = read_raw(state, from_raw)
-        return [ingest_raw(quote(state), raw, f"b{i:05d}") for i, raw in enumerate(raw_batches)]
-    refs = discover(quote(state)).inputs
-    size = state.config.batch_size
-    chunks = [refs[i : i + size] for i in range(0, len(refs), size)]
-    return [
-        ingest.with_options(name=f"ingest [{i + 1}/{len(chunks)}]")(
-            quote(state), quote(chunk), f"b{i:05d}"
-        )
-        for i, chunk in enumerate(chunks)
-    ]
+        chunks = chunked(stored_doc_ids(state.output, from_raw), config.batch_size)
+        calls = [
+            (read_stored, (state.output.url, quote(chunk), config, target, f"b{i:05d}"))
+            for i, chunk in enumerate(chunks)
+        ]
+    else:
+        with Stopwatch(state, "discover"):
+            discovery = discover(state.sources, config)
+        state.fold_discovery(discovery)
+        state.unread = discovery.rejects
+        chunks = input_batches(discovery.inputs, config)
+        calls = [
+            (read, (quote(chunk), config, target, f"b{i:05d}")) for i, chunk in enumerate(chunks)
+        ]
+    reports = list(mapped("read", calls))
+    for report in reports:
+        state.fold_read(report)
+    return reports
 
 
-def read_raw(state: RunState, from_raw: str) -> Iterator[pa.Table]:
-    """Batches of stored raw rows: all of them, or those of one run's documents and rejects."""
-    wanted = None if from_raw == FROM_RAW_ALL else run_doc_ids(state.output, from_raw)
-    table = raw_inputs(state.output, wanted)
-    size = state.config.batch_size
-    return (table.slice(i, size) for i in range(0, table.num_rows, size))
+def input_batches(refs: list, config: PipelineConfig) -> list[list]:
+    """Inputs in order, cut into batches of at most batch_size files and batch_bytes bytes."""
+    batches: list[list] = [[]]
+    size = 0
+    for ref in refs:
+        bytes_ = ref.size or 0
+        if batches[-1] and (
+            len(batches[-1]) >= config.batch_size or size + bytes_ > config.batch_bytes
+        ):
+            batches.append([])
+            size = 0
+        batches[-1].append(ref)
+        size += bytes_
+    return [b for b in batches if b]
 
 
-def raw_inputs(output: store.Output, doc_ids: set[str] | None) -> pa.Table:
-    """Raw rows as ingestion produces them (all, or those of doc_ids), in source_uri order."""
+def chunked(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def stored_doc_ids(output: store.Output, from_raw: str) -> list[str]:
+    """doc_ids of the stored raw rows to reprocess, in source_uri order."""
+    wanted = None if from_raw == FROM_RAW_ALL else run_doc_ids(output, from_raw)
     filter_ = None
-    if doc_ids is not None:
-        filter_ = ds.field("doc_id").isin(pa.array(sorted(doc_ids), pa.string()))
-    return output.read("raw", RAW_INPUT_COLUMNS, filter=filter_).sort_by("source_uri")
+    if wanted is not None:
+        filter_ = ds.field("doc_id").isin(pa.array(sorted(wanted), pa.string()))
+    table = output.read("raw", ["doc_id", "source_uri"], filter=filter_)
+    return table.sort_by([("source_uri", "ascending"), ("doc_id", "ascending")])[
+        "doc_id"
+    ].to_pylist()
 
 
 def run_doc_ids(output: store.Output, run_id: str) -> set[str]:
@@ -131,53 +147,114 @@ def run_doc_ids(output: store.Output, run_id: str) -> set[str]:
     return set(docs) | set(rejects["doc_id"].to_pylist())
 
 
-def process(
-    state: RunState, batches: list[IngestedBatch], boilerplate: pa.Table
+def parts_of(reads: list[ReadReport]) -> list:
+    return [part for report in reads for part in report.parts]
+
+
+def triage_all(state: RunState, reads: list[ReadReport]) -> triage.Verdicts:
+    """Reduce: decide, in input order, which documents are new work; stage the rest as rejects."""
+    with Stopwatch(state, "ingest"):
+        unread = [state.unread] + [report.unread for report in reads]
+        unread_table = pa.concat_tables([t for t in unread if t is not None])
+        verdicts = triage.triage([p.rows for p in parts_of(reads)], unread_table, state.index)
+        state.fold_verdicts(verdicts)
+    return verdicts
+
+
+def repeated_lines(state: RunState, reads: list[ReadReport], verdicts: triage.Verdicts) -> pa.Table:
+    """Reduce: merge the parts' line counts into each collection's boilerplate lines."""
+    parts = parts_of(reads)
+
+    def line_keys(part: int, rows: list[int]) -> pa.Table:
+        return read_work(parts[part].path, rows, ["collection", "line_keys"])
+
+    with Stopwatch(state, "clean"):
+        profiles = [(p.rows, p.profile) for p in parts]
+        return triage.boilerplate(profiles, verdicts.process, line_keys, state.config)
+
+
+def process_all(
+    state: RunState, reads: list[ReadReport], verdicts: triage.Verdicts, boilerplate: pa.Table
 ) -> Iterator[BatchReport]:
-    """Submit one batch task per batch (clean -> readability -> statistics), a bounded number at a time."""
-    config = state.config
-    target = BatchTarget(state.run_id, state.fingerprint, state.staging.staging)
-    window = max(2, 2 * config.workers)
-    in_flight: deque = deque()
-    for i, batch in enumerate(batches):
-        label = f"[{i + 1}/{len(batches)}]"
-        task_ = process_batch.with_options(name=f"batch {label}")
-        in_flight.append(task_.submit(batch, boilerplate, config, target, label))
-        if len(in_flight) >= window:
-            yield in_flight.popleft().result()
-    while in_flight:
-        yield in_flight.popleft().result()
+    """Map: one process task per part with new work; reports come back in input order."""
+    parts = parts_of(reads)
+    todo = [i for i, p in enumerate(parts) if verdicts.process[i] or verdicts.new_raw[i]]
+    calls = [
+        (
+            process,
+            (
+                quote(parts[i]),
+                quote(verdicts.process[i]),
+                quote(verdicts.new_raw[i]),
+                quote(boilerplate),
+                state.config,
+                state.target,
+            ),
+        )
+        for i in todo
+    ]
+    for i, report in zip(todo, mapped("process", calls), strict=True):
+        Path(parts[i].path).unlink(missing_ok=True)  # its rows are staged now
+        yield report
+    for part in parts:
+        Path(part.path).unlink(missing_ok=True)
 
 
-def record(state: RunState, report: BatchReport) -> None:
-    """Fold a finished batch into the run and update its progress."""
-    state.record_batch(report)
-    reporting.progress(state)
+def mapped(name: str, calls: list[tuple]) -> Iterator:
+    """Run one task run per (task, args), results in order: on the task runner, or here for one.
+
+    A single batch gains nothing from a worker process, which would first spend a second or two
+    importing Prefect and loading word lists that this process has loaded already.
+    """
+    named = [
+        (task_.with_options(name=f"{name} [{n + 1}/{len(calls)}]"), args)
+        for n, (task_, args) in enumerate(calls)
+    ]
+    if len(named) == 1:
+        task_, args = named[0]
+        yield task_(*args)
+        return
+    futures = [task_.submit(*args) for task_, args in named]
+    for future in futures:
+        yield future.result()
+
+
+def commit(state: RunState) -> dict:
+    """Write the run's final files, then make them visible in one commit, runs row last.
+
+    The runs row's `commit` seconds cover the final files; the renames and the catalog follow it.
+    A catalog that cannot be refreshed is rebuilt by the next run or `proseflow catalog`.
+    """
+    with Stopwatch(state, "commit"):
+        corpus = finalize(quote(state))
+    try:
+        state.staging.commit(state.runs_row("completed"))
+    except OSError:  # the journal is written: finishing the renames is safe to do again
+        state.staging.roll_forward()
+    try:
+        catalog.refresh(state.output)
+    except Exception as exc:  # the data is committed; the catalog is only views over it
+        reporting.warn(f"catalog not refreshed ({_one_line(exc)}); run `proseflow catalog`")
+    return reporting.summary(state, corpus)
 
 
 @task(name="commit", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def commit(state: RunState) -> dict:
-    """Write the run's final files, summaries and runs row, and make them visible in one commit.
-
-    The runs row's `commit` seconds cover everything but the renames and the catalog, which follow it.
-    """
-    with Stopwatch(state, "commit"):
-        staging = state.staging
-        staging.finalize("documents", ["doc_id"])
-        staging.finalize("rejects", ["source_uri", "reason"])
-        staging.finalize("raw", ["doc_id"])
-        corpus = stats_stage.corpus_stats(
-            staged_documents(state), state.run_id, state.fingerprint, NUMERIC_COLUMNS
-        )
-        staging.stage_final("corpus_stats", corpus)
-        terms = [state.terms] if state.terms is not None else []
-        staging.stage_final(
-            "terms",
-            stats_stage.top_terms(terms, state.run_id, state.fingerprint, state.config.top_terms),
-        )
-    staging.commit(state.runs_row("completed"))
-    catalog.refresh(state.output)
-    return reporting.summary(state, corpus)
+def finalize(state: RunState) -> pa.Table:
+    """Order the staged datasets, summarise the corpus and the terms into final files."""
+    staging = state.staging
+    staging.finalize("documents", ["doc_id"])
+    staging.finalize("rejects", ["source_uri", "reason"])
+    staging.finalize("raw", ["doc_id"])
+    corpus = stats_stage.corpus_stats(
+        staged_documents(state), state.run_id, state.fingerprint, NUMERIC_COLUMNS
+    )
+    staging.stage_final("corpus_stats", corpus)
+    terms = [state.terms] if state.terms is not None else []
+    staging.stage_final(
+        "terms",
+        stats_stage.top_terms(terms, state.run_id, state.fingerprint, state.config.top_terms),
+    )
+    return corpus
 
 
 def staged_documents(state: RunState) -> pa.Table | ds.Dataset:

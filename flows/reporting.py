@@ -130,6 +130,11 @@ def publish(summary_: dict) -> None:
     )
 
 
+def warn(message: str) -> None:
+    """A warning in the flow run's log (and on the console)."""
+    get_run_logger().warning(message)
+
+
 def progress(state: RunState) -> None:
     """Create, then update, the run's progress artifact (percent of inputs accounted for)."""
     done = state.n_documents + state.n_rejects + state.n_skipped

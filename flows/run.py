@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -11,19 +12,24 @@ from datetime import datetime
 
 import pyarrow as pa
 
+from flows.stages import BatchReport, BatchTarget, ReadReport
 from tasks import store
 from tasks.config import PipelineConfig, canonical_json
-from tasks.incremental import Triage, new_raw_rows
 from tasks.provenance import all_versions, pipeline_fingerprint, pipeline_version
 from tasks.schema import RUNS
 from tasks.stats import TERMS_PARTIAL
+from tasks.triage import Verdicts
 
 STAGES = ("discover", "ingest", "clean", "readability", "statistics", "commit")
 
 
 @dataclass
 class RunState:
-    """Everything one run accumulates between its start and its commit."""
+    """Everything one run accumulates between its start and its commit, folded in by the flow alone.
+
+    Tasks never touch it: they return reports, and the flow folds each report in exactly once, so a
+    retried task cannot count anything twice.
+    """
 
     run_id: str
     flow_run_name: str
@@ -33,7 +39,7 @@ class RunState:
     fingerprint: str
     started_at: datetime
     staging: store.Staging
-    triage: Triage
+    index: store.CommittedIndex
     lock: store.RunLock | None = None
     n_inputs: int = 0
     n_ignored: int = 0
@@ -44,6 +50,7 @@ class RunState:
     stage_seconds: Counter = field(default_factory=Counter)
     recovered: list[dict] = field(default_factory=list)
     terms: pa.Table | None = None
+    unread: pa.Table | None = None  # discovery's rejects, for the triage
     progress_id: object = None
 
     @classmethod
@@ -70,12 +77,17 @@ class RunState:
             fingerprint=fingerprint,
             started_at=store.utc_now(),
             staging=store.Staging(out, run_id, fingerprint),
-            triage=Triage(index),
+            index=index,
             lock=lock,
             recovered=recovered,
         )
         state.staging.start(state.info())
         return state
+
+    @property
+    def target(self) -> BatchTarget:
+        """Where this run's tasks stage their files."""
+        return BatchTarget(self.run_id, self.fingerprint, self.staging.staging, self.started_at)
 
     def info(self) -> dict:
         """The runs-row fields known at the start (kept in staging to report a killed run)."""
@@ -94,31 +106,24 @@ class RunState:
     def timed(self, stage: str, seconds: float) -> None:
         self.stage_seconds[stage] += seconds
 
-    def admit_raw(self, raw: pa.Table, key: str) -> tuple[pa.Table, pa.Table]:
-        """Triage a raw batch; stage its new bytes; return (raw rows to decode, duplicate rejects)."""
-        new, duplicates, skipped = self.triage.split(raw)
-        self.n_skipped += skipped
-        self.staging.stage("raw", self.raw_rows(new_raw_rows(new, self.triage.index)), key)
-        return new, duplicates
+    def fold_discovery(self, discovery) -> None:
+        """Count what discovery found besides the inputs to read (tasks.ingest.Discovery)."""
+        self.n_inputs += discovery.rejects.num_rows
+        self.n_ignored += discovery.n_ignored
 
-    def raw_rows(self, raw: pa.Table) -> pa.Table:
-        """Add the raw store's provenance columns to new raw rows."""
-        n = raw.num_rows
-        return raw.append_column(
-            "first_seen_at", pa.array([self.started_at] * n, store.RUNS.field("started_at").type)
-        ).append_column("run_id", pa.array([self.run_id] * n, pa.string()))
+    def fold_read(self, report: ReadReport) -> None:
+        self.n_inputs += report.n_inputs
+        self.timed("ingest", report.seconds)
 
-    def stage_rejects(self, rejects: pa.Table, key: str) -> None:
-        """Stamp reject rows with the run and stage them; rejects recorded by earlier runs are skipped."""
-        rejects, skipped = self.triage.known_rejects(rejects)
-        self.n_skipped += skipped
-        if rejects.num_rows == 0:
-            return
-        self.n_rejects += rejects.num_rows
-        self.staging.stage("rejects", store.stamp_run(rejects, self.run_id, self.fingerprint), key)
+    def fold_verdicts(self, verdicts: Verdicts) -> None:
+        """Stage the triage's rejects and count what it skipped."""
+        self.n_skipped += verdicts.n_skipped
+        self.n_rejects += verdicts.rejects.num_rows
+        rejects = store.stamp_run(verdicts.rejects, self.run_id, self.fingerprint)
+        self.staging.stage("rejects", rejects, "triage")
 
-    def record_batch(self, report) -> None:
-        """Fold a finished batch's report (flows.stages.BatchReport) into the run's totals."""
+    def fold_batch(self, report: BatchReport) -> None:
+        """Fold a processed part's report into the run's totals."""
         self.n_documents += report.n_documents
         self.n_rejects += report.n_rejects
         self.clean_ops.update(report.clean_ops)
@@ -156,7 +161,15 @@ class RunState:
         return pa.Table.from_pylist([row], schema=RUNS)
 
     def fail(self, error: str) -> None:
-        """Discard staged work and record the run as failed; nothing partial becomes visible."""
+        """Record the run as failed and discard its staging, unless its commit already began.
+
+        A run whose commit journal is written is committed: it is rolled forward, here or by the
+        next run, and never turns into `failed`.
+        """
+        if self.staging.journaled:
+            with contextlib.suppress(OSError):
+                self.staging.roll_forward()
+            return
         self.staging.discard()
         store.write_runs_row(self.output, self.runs_row("failed", error))
 

@@ -1,7 +1,11 @@
-"""The pipeline's Prefect tasks: thin wrappers that time the plain stage functions of `tasks/`.
+"""The pipeline's Prefect tasks: the plain batch chain of `tasks.batch` plus the staging I/O around it.
 
-Every task works on a batch (a pyarrow Table of up to --batch-size documents). Tables never go through
-Prefect's input hashing: every task uses NO_CACHE.
+Every task works on a batch and runs where the task runner puts it (a thread, a worker process, a
+Dask worker). Tables stay where they are made: a task reads its inputs from staging and writes its
+outputs to staging under names fixed by the batch key, and returns only a small report. So a task
+run that is retried writes the very same files again and returns the same report; the flow folds
+each report into the run once. No task touches the run's state. Tables never go through Prefect's
+input hashing: every task uses NO_CACHE.
 """
 
 from __future__ import annotations
@@ -9,246 +13,177 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.ipc as ipc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from flows.run import RunState, Stopwatch
-from tasks import clean as clean_stage
+from tasks import batch as chain
 from tasks import ingest as ingest_stage
-from tasks import readability as readability_stage
-from tasks import stats as stats_stage
 from tasks import store
 from tasks.config import PipelineConfig
+from tasks.schema import RAW
 
-
-@dataclass
-class IngestedBatch:
-    """A decoded batch waiting in staging for the CPU stages."""
-
-    key: str
-    path: str
-    n_documents: int
-    profile: pa.Table
-    collections: Counter = field(default_factory=Counter)
+WORK_OPTIONS = ipc.IpcWriteOptions(compression="zstd")  # work files hold text: ~3x smaller
+RAW_INPUT_COLUMNS = list(ingest_stage.RAW_COLUMNS)
 
 
 @dataclass(frozen=True)
 class BatchTarget:
-    """Where, and for which run, a worker stages a finished batch (small: travels to workers)."""
+    """Where, and for which run, a worker stages its files (small: travels to workers)."""
 
     run_id: str
     fingerprint: str
     staging: str  # the run's local staging folder
+    started_at: datetime
+
+    def work_file(self, key: str) -> Path:
+        return Path(self.staging) / "work" / f"{key}.arrow"
+
+
+@dataclass
+class Part:
+    """One decoded part of a batch, parked in staging until the triage has decided on its rows."""
+
+    key: str
+    path: str
+    rows: pa.Table  # tasks.batch.TRIAGE_ROWS
+    profile: pa.Table  # repeated-line counts over the part's distinct documents
+
+
+@dataclass
+class ReadReport:
+    """What reading one batch of inputs gives the flow: its parts and the inputs never read."""
+
+    parts: list[Part]
+    unread: pa.Table  # rejects without a doc_id (unreadable, too large, ...)
+    n_inputs: int  # documents read plus inputs rejected unread
+    seconds: float
 
 
 @dataclass
 class BatchReport:
-    """What the flow needs back from a finished batch: counts, cleaning steps, terms, timings."""
+    """What the flow needs back from a processed part: counts, cleaning steps, terms, timings."""
 
     key: str
     n_documents: int
     n_rejects: int
     clean_ops: Counter
     terms: pa.Table | None
-    seconds: dict[str, float]
-
-
-@dataclass
-class StageResult:
-    """What a CPU stage hands to the next: the batch, its rejects, and seconds spent in the stage."""
-
-    key: str
-    table: pa.Table
-    rejects: pa.Table | None = None
     seconds: dict[str, float] = field(default_factory=dict)
-    terms: pa.Table | None = None
-
-
-def isolate_failures(stage, table: pa.Table, *args):
-    """Run a batch stage; if it raises, rerun it per document and turn the failing ones into rejects.
-
-    One bad document must not cost the batch or the run: it becomes a reject with reason `error`.
-    Returns (what the stage returns, error rejects); a stage may return a table or a tuple of tables.
-    """
-    try:
-        return stage(table, *args), None
-    except Exception:  # isolated per document below; every failure becomes a reject row
-        pass
-    kept, failed, details = [], [], []
-    for row in range(table.num_rows):
-        try:
-            kept.append(stage(table.slice(row, 1), *args))
-        except Exception as exc:
-            failed.append(row)
-            message = str(exc).splitlines()[0][:300] if str(exc) else ""
-            details.append(f"{stage.__name__}: {type(exc).__name__}: {message}")
-    if not kept:
-        kept.append(stage(table.slice(0, 0), *args))
-    return _concat_results(kept), _error_rejects(table, failed, details)
-
-
-def _concat_results(results: list):
-    if isinstance(results[0], tuple):
-        return tuple(
-            pa.concat_tables(parts, promote_options="permissive")
-            for parts in zip(*results, strict=True)
-        )
-    return pa.concat_tables(results, promote_options="permissive")
-
-
-def _error_rejects(table: pa.Table, rows: list[int], details: list[str]) -> pa.Table:
-    failed = table.take(pa.array(rows, pa.int64()))
-    return pa.table(
-        {
-            "source_uri": failed["source_uri"],
-            "collection": failed["collection"],
-            "doc_id": failed["doc_id"],
-            "reason": pa.array([ingest_stage.REASON_ERROR] * len(rows), pa.string()),
-            "detail": pa.array(details, pa.string()),
-            "n_bytes": pa.nulls(len(rows), pa.int64()),
-        }
-    )
-
-
-REJECT_COLUMNS = ["source_uri", "collection", "doc_id", "reason", "detail", "n_bytes"]
-
-
-def _concat_rejects(*tables: pa.Table | None) -> pa.Table | None:
-    present = [t.select(REJECT_COLUMNS) for t in tables if t is not None and t.num_rows]
-    return pa.concat_tables(present, promote_options="permissive") if present else None
-
-
-def _timed(result: StageResult, stage: str, started: float) -> StageResult:
-    result.seconds[stage] = result.seconds.get(stage, 0.0) + time.perf_counter() - started
-    return result
-
-
-@task(name="batch", cache_policy=NO_CACHE)
-def process_batch(
-    batch: IngestedBatch,
-    boilerplate: pa.Table,
-    config: PipelineConfig,
-    target: BatchTarget,
-    label: str,
-) -> BatchReport:
-    """Run one batch through clean -> readability -> statistics where it was scheduled, and stage it.
-
-    The batch's tables never leave the worker: it reads the decoded batch from staging and writes the
-    documents and rejects it produces back to staging, returning only a small report.
-    """
-    result = clean.with_options(name=f"clean {label}")(batch, boilerplate, config)
-    result = readability.with_options(name=f"readability {label}")(result, config)
-    result = statistics.with_options(name=f"statistics {label}")(result, config)
-    return stage_batch(result, target)
-
-
-def stage_batch(result: StageResult, target: BatchTarget) -> BatchReport:
-    """Stamp a finished batch with its run and write its documents and rejects into staging."""
-    started = time.perf_counter()
-    documents = store.stamp_run(result.table, target.run_id, target.fingerprint, store.utc_now())
-    store.stage_part(target, "documents", documents, result.key)
-    n_rejects = 0
-    if result.rejects is not None and result.rejects.num_rows:
-        rejects = store.stamp_run(result.rejects, target.run_id, target.fingerprint)
-        store.stage_part(target, "rejects", rejects, f"{result.key}-process")
-        n_rejects = rejects.num_rows
-    ops = Counter(op for doc_ops in documents["clean_ops"].to_pylist() for op in doc_ops or ())
-    seconds = dict(result.seconds)
-    seconds["statistics"] = seconds.get("statistics", 0.0) + time.perf_counter() - started
-    store.release_memory()
-    return BatchReport(result.key, documents.num_rows, n_rejects, ops, result.terms, seconds)
 
 
 @task(name="discover", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def discover(state: RunState) -> ingest_stage.Discovery:
+def discover(sources: list[str], config: PipelineConfig) -> ingest_stage.Discovery:
     """Find every input under the sources; rejects what cannot even be listed."""
-    with Stopwatch(state, "discover"):
-        discovery = ingest_stage.discover(state.sources, state.config)
-    state.n_inputs = len(discovery.inputs) + discovery.rejects.num_rows
-    state.n_ignored = discovery.n_ignored
-    state.stage_rejects(discovery.rejects, "discover")
-    return discovery
+    return ingest_stage.discover(sources, config)
 
 
-@task(name="ingest", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def ingest(state: RunState, refs: list, key: str) -> IngestedBatch:
-    """Read, hash and triage one batch of inputs, then decode what is new."""
-    with Stopwatch(state, "ingest"):
-        raw, rejects = ingest_stage.read_inputs(refs, state.config)
-        state.n_inputs += (
-            raw.num_rows + rejects.num_rows - len(refs)
-        )  # record files hold many records
-    return admit(state, raw, rejects, key)
-
-
-@task(name="ingest", cache_policy=NO_CACHE)
-def ingest_raw(state: RunState, raw: pa.Table, key: str) -> IngestedBatch:
-    """Triage one batch read back from raw/ (reprocessing), then decode what is new."""
-    state.n_inputs += raw.num_rows
-    return admit(state, raw, None, key)
-
-
-def admit(state: RunState, raw: pa.Table, rejects: pa.Table | None, key: str) -> IngestedBatch:
-    """Triage, stage new raw bytes and rejects, decode, and park the batch in staging."""
-    with Stopwatch(state, "ingest"):
-        new, duplicates = state.admit_raw(raw, key)
-        decoded, decode_rejects = ingest_stage.decode_batch(new, state.config)
-        for table in (rejects, duplicates, decode_rejects):
-            if table is not None:
-                state.stage_rejects(table, f"{key}-{state.n_rejects}")
-        path = state.staging.work / f"{key}.arrow"
-        with ipc.new_file(path, decoded.schema) as writer:
-            writer.write_table(decoded)
-        profile = clean_stage.line_profile(decoded)
-        collections = Counter(decoded["collection"].to_pylist())
-    return IngestedBatch(key, str(path), decoded.num_rows, profile, collections)
-
-
-@task(name="profile", cache_policy=NO_CACHE)
-def profile(state: RunState, batches: list[IngestedBatch]) -> pa.Table:
-    """Find the lines repeated across the documents of each collection (boilerplate)."""
-    with Stopwatch(state, "clean"):
-        per_collection: Counter = Counter()
-        for batch in batches:
-            per_collection.update(batch.collections)
-        return clean_stage.boilerplate_lines(
-            [b.profile for b in batches], dict(per_collection), state.config
-        )
-
-
-@task(name="clean", cache_policy=NO_CACHE)
-def clean(batch: IngestedBatch, boilerplate: pa.Table, config: PipelineConfig) -> StageResult:
-    """Clean one decoded batch: header fields, markup, boilerplate, broken paragraphs."""
+@task(name="read", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def read(refs: list, config: PipelineConfig, target: BatchTarget, key: str) -> ReadReport:
+    """Read, hash and decode one batch of inputs and profile its lines; park it in staging."""
     started = time.perf_counter()
-    with ipc.open_file(batch.path) as reader:
-        decoded = reader.read_all()
-    (cleaned, rejects), errors = isolate_failures(
-        clean_stage.clean_batch, decoded, boilerplate, config
-    )
-    return _timed(
-        StageResult(batch.key, cleaned, _concat_rejects(rejects, errors)), "clean", started
-    )
+    raw, unread = ingest_stage.read_inputs(refs, config)
+    parts = park(raw, config, target, key)
+    n_inputs = raw.num_rows + unread.num_rows
+    return ReadReport(parts, unread, n_inputs, time.perf_counter() - started)
 
 
-@task(name="readability", cache_policy=NO_CACHE)
-def readability(result: StageResult, config: PipelineConfig) -> StageResult:
-    """Detect each document's language and compute its readability scores and counts."""
+@task(name="read", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def read_stored(
+    output: str, doc_ids: list[str], config: PipelineConfig, target: BatchTarget, key: str
+) -> ReadReport:
+    """Read stored raw rows back from raw/ (reprocessing) and decode them like new inputs."""
     started = time.perf_counter()
-    result.table, errors = isolate_failures(
-        readability_stage.readability_batch, result.table, config
-    )
-    result.rejects = _concat_rejects(result.rejects, errors)
-    return _timed(result, "readability", started)
+    raw = stored_raw(store.Output.open(output, create=False), doc_ids)
+    parts = park(raw, config, target, key)
+    empty = ingest_stage.rejects_table([])
+    return ReadReport(parts, empty, raw.num_rows, time.perf_counter() - started)
 
 
-@task(name="statistics", cache_policy=NO_CACHE)
-def statistics(result: StageResult, config: PipelineConfig) -> StageResult:
-    """Compute document statistics and the batch's term counts."""
+def stored_raw(output: store.Output, doc_ids: list[str]) -> pa.Table:
+    """Raw rows of doc_ids as ingestion produces them, in source_uri order."""
+    wanted = ds.field("doc_id").isin(pa.array(doc_ids, pa.string()))
+    table = output.read("raw", RAW_INPUT_COLUMNS, filter=wanted)
+    return table.sort_by([("source_uri", "ascending"), ("doc_id", "ascending")])
+
+
+def park(raw: pa.Table, config: PipelineConfig, target: BatchTarget, key: str) -> list[Part]:
+    """Decode raw rows in parts of at most batch_size rows and write each part's work file."""
+    size = config.batch_size
+    parts = []
+    for n, start in enumerate(range(0, max(raw.num_rows, 1), size)):
+        decoded = chain.decode(raw.slice(start, size), config)
+        part_key = key if raw.num_rows <= size else f"{key}-{n:04d}"
+        path = target.work_file(part_key)
+        write_work(path, decoded.work)
+        parts.append(Part(part_key, str(path), decoded.rows, decoded.profile))
+        store.release_memory()
+    return parts
+
+
+def write_work(path: Path, table: pa.Table) -> None:
+    """Write a work file whole or not at all (a retry may find a half-written one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with ipc.new_file(tmp, table.schema, options=WORK_OPTIONS) as writer:
+        writer.write_table(table)
+    tmp.replace(path)
+
+
+def read_work(path: str, rows: list[int] | None = None, columns: list[str] | None = None):
+    """Rows (all, or those listed) of a work file."""
+    with ipc.open_file(path) as reader:
+        table = reader.read_all()
+    if columns is not None:
+        table = table.select(columns)
+    return table if rows is None else table.take(pa.array(rows, pa.int64()))
+
+
+@task(name="process", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[1])
+def process(
+    part: Part,
+    rows: list[int],
+    new_raw: list[int],
+    boilerplate: pa.Table,
+    config: PipelineConfig,
+    target: BatchTarget,
+) -> BatchReport:
+    """Clean, score and describe a part's new documents and stage them with their new raw bytes."""
     started = time.perf_counter()
-    result.table, errors = isolate_failures(stats_stage.statistics_batch, result.table, config)
-    result.rejects = _concat_rejects(result.rejects, errors)
-    result.terms = stats_stage.terms_partial(result.table, config)
-    return _timed(result, "statistics", started)
+    work = read_work(part.path)
+    stage_raw(work.take(pa.array(new_raw, pa.int64())), target, part.key)
+    result = chain.process(work.take(pa.array(rows, pa.int64())), boilerplate, config)
+    report = stage_documents(result, target, part.key)
+    report.seconds["ingest"] = time.perf_counter() - started - sum(result.seconds.values())
+    store.release_memory()
+    return report
+
+
+def stage_raw(raw: pa.Table, target: BatchTarget, key: str) -> None:
+    """Stage the raw bytes raw/ lacks, with where and when this run first saw them."""
+    n = raw.num_rows
+    raw = raw.select(RAW_INPUT_COLUMNS).append_column(
+        "first_seen_at", pa.array([target.started_at] * n, RAW.field("first_seen_at").type)
+    )
+    raw = raw.append_column("run_id", pa.array([target.run_id] * n, pa.string()))
+    store.stage_part(target, "raw", raw, key)
+
+
+def stage_documents(result: chain.Processed, target: BatchTarget, key: str) -> BatchReport:
+    """Stamp a processed part with its run and write its documents and rejects into staging."""
+    started = time.perf_counter()
+    stamped = store.stamp_run(result.documents, target.run_id, target.fingerprint, store.utc_now())
+    store.stage_part(target, "documents", stamped, key)
+    n_rejects = 0
+    if result.rejects is not None and result.rejects.num_rows:
+        rejects = store.stamp_run(result.rejects, target.run_id, target.fingerprint)
+        store.stage_part(target, "rejects", rejects, f"{key}-process")
+        n_rejects = rejects.num_rows
+    seconds = dict(result.seconds)
+    seconds["statistics"] += time.perf_counter() - started
+    return BatchReport(key, stamped.num_rows, n_rejects, result.clean_ops, result.terms, seconds)

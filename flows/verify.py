@@ -9,25 +9,42 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from flows.pipeline import raw_inputs, run_doc_ids
-from tasks import clean, ingest, readability, stats
+from flows.pipeline import run_doc_ids
+from flows.stages import stored_raw
+from tasks import batch as chain
+from tasks import ingest, triage
 from tasks.config import PipelineConfig
 from tasks.provenance import pipeline_fingerprint
 from tasks.schema import DERIVED_COLUMNS
-from tasks.store import Output
+from tasks.store import CommittedIndex, Output
 
 SHOWN_DIFFERENCES = 20
 COMPARED = [c for c in DERIVED_COLUMNS if c != "pipeline_fingerprint"]
 
 
 def recompute(raw: pa.Table, config: PipelineConfig) -> pa.Table:
-    """The pipeline's plain stage functions on raw rows, exactly as a run applies them."""
-    decoded, _ = ingest.decode_batch(raw, config)
-    counts = Counter(decoded["collection"].to_pylist())
-    boilerplate = clean.boilerplate_lines([clean.line_profile(decoded)], dict(counts), config)
-    cleaned, _ = clean.clean_batch(decoded, boilerplate, config)
-    scored = readability.readability_batch(cleaned, config)
-    return stats.statistics_batch(scored, config)
+    """A run's documents recomputed from its raw rows by the batch chain a run uses.
+
+    The rows are one run's new documents (and its decode rejects), in source_uri order: what the
+    run's triage let through, so the repeated lines are counted over the same documents.
+    """
+    decoded = chain.decode(raw, config)
+    verdicts = triage.triage([decoded.rows], ingest.rejects_table([]), empty_index())
+    work = decoded.work
+
+    def line_keys(_: int, rows: list[int]) -> pa.Table:
+        return work.select(["collection", "line_keys"]).take(pa.array(rows, pa.int64()))
+
+    boilerplate = triage.boilerplate(
+        [(decoded.rows, decoded.profile)], verdicts.process, line_keys, config
+    )
+    keep = pa.array(verdicts.process[0], pa.int64())
+    return chain.process(work.take(keep), boilerplate, config).documents
+
+
+def empty_index() -> CommittedIndex:
+    """Nothing committed: every row is new work."""
+    return CommittedIndex({}, set(), set())
 
 
 def verify(output: Output, config: PipelineConfig, run_id: str | None = None) -> dict:
@@ -67,7 +84,7 @@ def _verify_run(
     report["runs"].append(run)
     if stored.num_rows == 0:
         return
-    raw = _with_stored_sources(raw_inputs(output, run_doc_ids(output, run)), stored)
+    raw = _with_stored_sources(stored_raw(output, sorted(run_doc_ids(output, run))), stored)
     recomputed = recompute(raw, config)
     by_id = {doc_id: i for i, doc_id in enumerate(recomputed["doc_id"].to_pylist())}
     fresh = {c: recomputed[c].to_pylist() for c in COMPARED}

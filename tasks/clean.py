@@ -239,7 +239,7 @@ def line_key(line: str) -> int | None:
     return int.from_bytes(digest, "little", signed=True)
 
 
-def _doc_keys(text: str) -> set[int]:
+def doc_line_keys(text: str) -> set[int]:
     """The distinct line keys of one decoded document."""
     keys = {line_key(line) for line in NEWLINES.sub("\n", text).split("\n")}
     keys.discard(None)
@@ -251,7 +251,7 @@ def line_profile(ingested: pa.Table) -> pa.Table:
     counts: Counter[tuple[str, int]] = Counter()
     texts = ingested.column("decoded").to_pylist()
     for collection, text in zip(ingested.column("collection").to_pylist(), texts, strict=True):
-        counts.update((collection, key) for key in _doc_keys(text or ""))
+        counts.update((collection, key) for key in doc_line_keys(text or ""))
     return pa.Table.from_pylist(
         [{"collection": c, "line_hash": h, "n_docs": n} for (c, h), n in counts.items()],
         schema=LINE_PROFILE,

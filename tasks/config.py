@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,14 @@ def _operational(default: Any) -> Any:
     return field(default=default, metadata={"fingerprint": False})
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """Everything a run needs besides its sources and output."""
@@ -38,8 +47,9 @@ class PipelineConfig:
     repeated_line_min_docs: int = _value(5)  # a line in >= this many docs of a collection ...
     repeated_line_min_share: float = _value(0.5)  # ... and in >= this share of them is boilerplate
     top_terms: int = _value(50)  # rows per collection in terms/
-    batch_size: int = _operational(1000)
-    workers: int = _operational(1)
+    batch_size: int = _operational(500)  # documents per batch (record files are cut too)
+    batch_bytes: int = _operational(64_000_000)  # input bytes per batch
+    workers: int = field(default_factory=available_cpus, metadata={"fingerprint": False})
     runner: str = _operational("local")
     dask_address: str | None = _operational(None)
 
@@ -50,7 +60,14 @@ class PipelineConfig:
             )
         if self.runner not in RUNNERS:
             raise UsageError(f"--runner {self.runner!r} is unknown; expected one of {RUNNERS}")
-        for name in ("max_bytes", "batch_size", "workers", "top_terms", "repeated_line_min_docs"):
+        for name in (
+            "max_bytes",
+            "batch_size",
+            "batch_bytes",
+            "workers",
+            "top_terms",
+            "repeated_line_min_docs",
+        ):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.language is not None:

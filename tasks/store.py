@@ -344,10 +344,6 @@ class Staging:
         """Write one batch of a dataset into staging under a unique key; nothing for empty tables."""
         return stage_part(self, dataset, table, key)
 
-    def staged_files(self, dataset: str) -> list[str]:
-        folder = self.root / "parts" / dataset
-        return sorted(str(p) for p in folder.glob("*/*.parquet")) if folder.is_dir() else []
-
     def final_files(self, dataset: str) -> list[str]:
         folder = self.root / "final" / dataset
         return sorted(str(p) for p in folder.glob("*.parquet")) if folder.is_dir() else []
@@ -393,6 +389,15 @@ class Staging:
         journal = self.root / JOURNAL
         journal.write_text(self.run_id)
         _fsync(journal)
+        self.roll_forward()
+
+    @property
+    def journaled(self) -> bool:
+        """Whether the commit began: from then on the run is committed, whatever happens."""
+        return (self.root / JOURNAL).exists()
+
+    def roll_forward(self) -> None:
+        """Finish this run's journaled commit; safe to call again after any failure."""
         _roll_forward(self.output, self.root)
 
     def discard(self) -> None:
@@ -405,7 +410,7 @@ def _roll_forward(output: Output, staging_root: Path) -> None:
     final = staging_root / "final"
     for dataset in COMMITTED_DATASETS:
         source = final / dataset
-        if source.is_dir():
+        if source.is_dir():  # gone once published: a second roll-forward skips it
             output.publish(source, dataset, f"run-{run_id}")
     runs_file = final / "runs.parquet"
     if runs_file.exists():
@@ -504,7 +509,3 @@ class CommittedIndex:
             raw=set(raw["doc_id"].to_pylist()),
             unread={(r["source_uri"], r["reason"]) for r in rejects if r["doc_id"] is None},
         )
-
-    @classmethod
-    def empty(cls) -> CommittedIndex:
-        return cls({}, set(), set())
