@@ -16,7 +16,7 @@ import pyarrow.dataset as ds
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
-from prefect.utilities.annotations import quote  # inputs for workers: not for Prefect to walk
+from prefect.utilities.annotations import quote  # run state: not for Prefect to walk
 
 from flows import reporting
 from flows.run import RunState, Stopwatch
@@ -61,7 +61,7 @@ def pipeline(
         boilerplate = repeated_lines(state, reads, verdicts)
         for report in process_all(state, reads, verdicts, boilerplate):
             state.fold_batch(report)
-            reporting.progress(state)
+            reporting.batch_done(state, report)
         summary = commit(state)
     except BaseException as exc:
         stop_tasks()
@@ -86,7 +86,7 @@ def read_all(state: RunState, from_raw: str | None) -> list[ReadReport]:
     if from_raw is not None:
         chunks = chunked(stored_doc_ids(state.output, from_raw), config.batch_size)
         calls = [
-            (read_stored, (state.output.url, quote(chunk), config, target, f"b{i:05d}"))
+            (read_stored, (state.output.url, chunk, config, target, f"b{i:05d}"))
             for i, chunk in enumerate(chunks)
         ]
     else:
@@ -95,9 +95,7 @@ def read_all(state: RunState, from_raw: str | None) -> list[ReadReport]:
         state.fold_discovery(discovery)
         state.unread = discovery.rejects
         chunks = input_batches(discovery.inputs, config)
-        calls = [
-            (read, (quote(chunk), config, target, f"b{i:05d}")) for i, chunk in enumerate(chunks)
-        ]
+        calls = [(read, (chunk, config, target, f"b{i:05d}")) for i, chunk in enumerate(chunks)]
     reports = list(mapped("read", calls))
     for report in reports:
         state.fold_read(report)
@@ -183,10 +181,10 @@ def process_all(
         (
             process,
             (
-                quote(parts[i]),
-                quote(verdicts.process[i]),
-                quote(verdicts.new_raw[i]),
-                quote(boilerplate),
+                parts[i],
+                verdicts.process[i],
+                verdicts.new_raw[i],
+                boilerplate,
                 state.config,
                 state.target,
             ),
@@ -204,7 +202,8 @@ def mapped(name: str, calls: list[tuple]) -> Iterator:
     """Run one task run per (task, args), results in order: on the task runner, or here for one.
 
     A single batch gains nothing from a worker process, which would first spend a second or two
-    importing Prefect and loading word lists that this process has loaded already.
+    importing Prefect and loading word lists that this process has loaded already. Arguments are
+    passed as they are: Dask takes Prefect's `quote` wrapper for a tuple and would unwrap it wrongly.
     """
     named = [
         (task_.with_options(name=f"{name} [{n + 1}/{len(calls)}]"), args)

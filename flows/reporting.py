@@ -55,6 +55,7 @@ def summary(state: RunState, corpus: pa.Table) -> dict:
         "n_skipped": state.n_skipped,
         "n_ignored": state.n_ignored,
         "clean_ops": dict(sorted(state.clean_ops.items())),
+        "rejects_by_reason": dict(sorted(state.reject_reasons.items())),
         "stage_seconds": {k: round(state.stage_seconds[k], 3) for k in STAGES},
         # collection first for reading; '*' (all documents) is the last row
         "collections": [{"collection": r["collection"], **r} for r in collection_summary(corpus)],
@@ -78,7 +79,11 @@ def markdown(summary_: dict) -> str:
         "## Mean scores",
         "",
     ]
-    lines += _markdown_table(summary_["collections"])
+    lines += _markdown_table(shown_collections(summary_["collections"]))
+    lines += ["", "## Rejects by reason", ""]
+    lines += _markdown_table(
+        [{"reason": k, "inputs": v} for k, v in summary_["rejects_by_reason"].items()]
+    )
     lines += ["", "## Cleaning steps (documents changed)", ""]
     lines += _markdown_table(
         [{"step": k, "documents": v} for k, v in summary_["clean_ops"].items()]
@@ -88,6 +93,12 @@ def markdown(summary_: dict) -> str:
         [{"stage": k, "seconds": v} for k, v in summary_["stage_seconds"].items()]
     )
     return "\n".join(lines)
+
+
+def shown_collections(rows: list[dict]) -> list[dict]:
+    """Collections as the UI shows them: '*' (which markdown renders as a bullet) reads (all)."""
+    names = {"*": "(all)", "": "(top folder)"}
+    return [{**row, "collection": names.get(row["collection"], row["collection"])} for row in rows]
 
 
 def _markdown_table(rows: list[dict]) -> list[str]:
@@ -115,7 +126,7 @@ def publish(summary_: dict) -> None:
     )
     if summary_["collections"]:
         create_table_artifact(
-            summary_["collections"],
+            shown_collections(summary_["collections"]),
             key="proseflow-collections",
             description="Mean scores per collection",
         )
@@ -128,6 +139,24 @@ def publish(summary_: dict) -> None:
             k: summary_[k] for k in ("run_id", "n_documents", "n_rejects", "n_skipped", "n_inputs")
         },
     )
+
+
+def batch_done(state: RunState, report) -> None:
+    """One log line per processed batch (flows.stages.BatchReport), and the progress artifact."""
+    seconds = sum(report.seconds.values())
+    get_run_logger().info(
+        "batch %s: %s, %s in %.1f s",
+        report.key,
+        plural(report.n_documents, "document"),
+        plural(report.n_rejects, "reject"),
+        seconds,
+    )
+    progress(state)
+
+
+def plural(n: int, noun: str) -> str:
+    """'1 document', '2 documents'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def warn(message: str) -> None:

@@ -47,6 +47,7 @@ class RunState:
     n_documents: int = 0
     n_rejects: int = 0
     clean_ops: Counter = field(default_factory=Counter)
+    reject_reasons: Counter = field(default_factory=Counter)
     stage_seconds: Counter = field(default_factory=Counter)
     recovered: list[dict] = field(default_factory=list)
     terms: pa.Table | None = None
@@ -119,6 +120,7 @@ class RunState:
         """Stage the triage's rejects and count what it skipped."""
         self.n_skipped += verdicts.n_skipped
         self.n_rejects += verdicts.rejects.num_rows
+        self.reject_reasons.update(verdicts.rejects["reason"].to_pylist())
         rejects = store.stamp_run(verdicts.rejects, self.run_id, self.fingerprint)
         self.staging.stage("rejects", rejects, "triage")
 
@@ -126,6 +128,7 @@ class RunState:
         """Fold a processed part's report into the run's totals."""
         self.n_documents += report.n_documents
         self.n_rejects += report.n_rejects
+        self.reject_reasons.update(report.reasons)
         self.clean_ops.update(report.clean_ops)
         for stage, seconds in report.seconds.items():
             self.timed(stage, seconds)

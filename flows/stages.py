@@ -75,6 +75,7 @@ class BatchReport:
     clean_ops: Counter
     terms: pa.Table | None
     seconds: dict[str, float] = field(default_factory=dict)
+    reasons: Counter = field(default_factory=Counter)  # rejects by reason
 
 
 @task(name="discover", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
@@ -179,11 +180,13 @@ def stage_documents(result: chain.Processed, target: BatchTarget, key: str) -> B
     started = time.perf_counter()
     stamped = store.stamp_run(result.documents, target.run_id, target.fingerprint, store.utc_now())
     store.stage_part(target, "documents", stamped, key)
-    n_rejects = 0
+    reasons: Counter = Counter()
     if result.rejects is not None and result.rejects.num_rows:
         rejects = store.stamp_run(result.rejects, target.run_id, target.fingerprint)
         store.stage_part(target, "rejects", rejects, f"{key}-process")
-        n_rejects = rejects.num_rows
+        reasons.update(rejects["reason"].to_pylist())
     seconds = dict(result.seconds)
     seconds["statistics"] += time.perf_counter() - started
-    return BatchReport(key, stamped.num_rows, n_rejects, result.clean_ops, result.terms, seconds)
+    return BatchReport(
+        key, stamped.num_rows, reasons.total(), result.clean_ops, result.terms, seconds, reasons
+    )

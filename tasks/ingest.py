@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import errno
 import glob
 import gzip
 import hashlib
@@ -17,9 +18,11 @@ import json
 import os
 import re
 import stat
+import urllib.parse
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import charset_normalizer
@@ -36,6 +39,7 @@ REASON_BINARY = "binary"
 REASON_UNDECODABLE = "undecodable"
 REASON_TOO_LARGE = "too_large"
 REASON_UNREADABLE = "unreadable"
+REASON_NOT_A_FILE = "not_a_file"
 REASON_DUPLICATE = "duplicate"
 REASON_ERROR = "error"
 
@@ -44,6 +48,10 @@ RECORD_FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 RECORD_FORMAT_NAMES = frozenset(RECORD_FORMATS.values())
 GZIP_SUFFIX = ".gz"
 GZIPPABLE = (*TEXT_FORMATS, ".jsonl", ".csv")
+GZIP_CHUNK = 1 << 16
+PARQUET_BATCH = 256
+# Records read from one file; 10 MB of `{}` lines are 3.3M records, ~4 GB as rows in memory.
+MAX_RECORDS = 1_000_000
 
 AUTHOR_FIELDS = ("author", "authors", "byline", "creator")
 DATE_FIELDS = ("published_date", "date", "published", "published_at", "pubdate", "publish_date")
@@ -76,6 +84,7 @@ csv.field_size_limit(2**31 - 1)
 
 GLOB_CHARS = re.compile(r"[*?\[]")
 URL_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+FILE_URL = "file://"
 
 
 @dataclass(frozen=True)
@@ -101,10 +110,16 @@ class _Reject(Exception):
     """An input that becomes a reject row: carries its reason code and detail."""
 
     def __init__(
-        self, reason: str, detail: str, n_bytes: int | None = None, doc_id: str | None = None
+        self,
+        reason: str,
+        detail: str,
+        n_bytes: int | None = None,
+        doc_id: str | None = None,
+        partial: bytes = b"",
     ):
         super().__init__(detail)
         self.reason, self.detail, self.n_bytes, self.doc_id = reason, detail, n_bytes, doc_id
+        self.partial = partial  # bytes read intact before the damage, when there are any
 
 
 # --------------------------------------------------------------------------------------------
@@ -127,8 +142,8 @@ def input_format(name: str) -> str | None:
 
 
 def _collection(rel_dir: str) -> str:
-    """Collection name of a folder relative to SOURCE, '/'-separated, '' at top."""
-    rel = rel_dir.replace(os.sep, "/").strip("/")
+    """Collection name of a folder relative to SOURCE, '/'-separated, '' at top, UTF-8 safe."""
+    rel = _safe_text(rel_dir).replace(os.sep, "/").strip("/")
     return "" if rel in ("", ".") else rel
 
 
@@ -161,55 +176,144 @@ class _Found:
             self.rejects.append(_reject_row(uri, collection, reason, detail))
 
 
-def _walk_local(root: str, rel: str, found: _Found, visited: set[str]) -> int:
-    """Add every visible input under a local folder; returns how many inputs/rejects it matched."""
-    real = os.path.realpath(root)
-    if real in visited:  # symlink loops and overlapping sources end here, as a match
-        return 1
-    visited.add(real)
-    try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except OSError as exc:
-        found.reject(
-            real, os.path.abspath(root), _collection(rel), REASON_UNREADABLE, _os_detail(exc)
-        )
-        return 1
+def _walk_local(path: str, rel: str, found: _Found, visited: set[tuple[int, int]]) -> int:
+    """Add every visible input under a local path; returns how many inputs/rejects it matched.
+
+    The walk keeps its own stack rather than recursing, so folders nest as deep as the file system
+    lets them; entries are visited depth-first in name order.
+    """
     n = 0
-    for entry in entries:
-        if entry.name.startswith("."):
+    stack = [(path, rel)]
+    while stack:
+        path, rel = stack.pop()
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            n += _unreachable(path, rel, exc, found)
             continue
-        n += _visit_local(entry.path, os.path.join(rel, entry.name), found, visited)
+        if stat.S_ISDIR(info.st_mode):
+            n += _enter_folder(path, rel, info, found, visited, stack)
+        else:
+            n += _visit_file(path, rel, info, found)
     return n
 
 
-def _visit_local(path: str, rel: str, found: _Found, visited: set[str]) -> int:
-    """Add one local path (file, folder or symlink) found while walking."""
-    collection = _collection(os.path.dirname(rel))
-    if os.path.isdir(path):
-        return _walk_local(path, rel, found, visited)
-    uri = os.path.abspath(path)
-    if not os.path.exists(path):  # a broken symlink
-        target = os.readlink(path) if os.path.islink(path) else "?"
-        if input_format(path) is None:
-            found.n_ignored += 1
-            return 0
-        found.reject(uri, uri, collection, REASON_UNREADABLE, f"broken symlink to {target}")
+def _enter_folder(
+    path: str,
+    rel: str,
+    info: os.stat_result,
+    found: _Found,
+    visited: set[tuple[int, int]],
+    stack: list[tuple[str, str]],
+) -> int:
+    """Push a folder's visible entries on the stack; 1 if the walk ends at it (seen, unlistable)."""
+    if (info.st_dev, info.st_ino) in visited:  # symlink loops and overlapping sources end here
         return 1
+    visited.add((info.st_dev, info.st_ino))
     try:
-        info = os.stat(path)
+        with os.scandir(path) as entries:
+            names = sorted(e.name for e in entries if not e.name.startswith("."))
     except OSError as exc:
+        uri, collection = _local_uri(path), _collection(rel)
         found.reject(os.path.realpath(path), uri, collection, REASON_UNREADABLE, _os_detail(exc))
         return 1
-    if not stat.S_ISREG(info.st_mode) and input_format(path) is not None:
-        # fifos, sockets and devices would block or never end when read
-        found.reject(
-            os.path.realpath(path), uri, collection, REASON_UNREADABLE, "not a regular file"
-        )
+    stack.extend((os.path.join(path, name), os.path.join(rel, name)) for name in reversed(names))
+    return 0
+
+
+def _visit_file(path: str, rel: str, info: os.stat_result, found: _Found) -> int:
+    """Add one local path that is not a folder: an input, a reject, or an ignored file."""
+    uri, collection = _local_uri(path), _collection(os.path.dirname(rel))
+    key = os.path.realpath(path)
+    if input_format(path) is not None and not stat.S_ISREG(info.st_mode):
+        found.reject(key, uri, collection, REASON_NOT_A_FILE, _kind_detail(info.st_mode))
         return 1
-    return int(found.add(os.path.realpath(path), uri, collection, info.st_size))
+    return int(found.add(key, uri, collection, info.st_size))
 
 
-def _discover_local(source: str, found: _Found, visited: set[str]) -> int:
+def _unreachable(path: str, rel: str, exc: OSError, found: _Found) -> int:
+    """Reject a path that cannot be stat'ed; a dangling link without an input's name is ignored.
+
+    Anything else is rejected whatever its name: it may be a folder full of inputs.
+    """
+    broken_link = exc.errno in DANGLING and os.path.islink(path)
+    if broken_link and input_format(path) is None:
+        found.n_ignored += 1
+        return 0
+    detail = _os_detail(exc)
+    if broken_link:
+        detail = f"broken symlink to {_link_target(path)} ({exc.strerror})"
+    uri = _local_uri(path)
+    found.reject(uri, uri, _collection(os.path.dirname(rel)), REASON_UNREADABLE, detail)
+    return 1
+
+
+def _link_target(path: str) -> str:
+    """Where a symlink points, or '?' when that cannot be read."""
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
+
+
+DANGLING = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # a link to nothing, or to itself
+FILE_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _kind_detail(mode: int) -> str:
+    """Names what a non-regular file is and why it is never opened."""
+    kind = next((name for is_kind, name in FILE_KINDS if is_kind(mode)), "not a regular file")
+    return f"{kind}, not a regular file: never opened, as reading it could block or never end"
+
+
+def _local_uri(path: str) -> str:
+    """The source_uri of a local path: its absolute path, or a file:// URL if that is not UTF-8.
+
+    File names are bytes; Python hands the bytes that are not UTF-8 over as lone surrogates
+    (PEP 383), which no Arrow string can hold. Such a path becomes the URL pathlib's `as_uri`
+    builds: every byte but ASCII letters, digits, `_.-~` and `/` percent-encoded. That URL is valid
+    UTF-8, the same on every run, and names exactly one file: it decodes back to the path's bytes
+    (`_uri_path`), `%` itself is encoded, and no plain path starts with `file://`.
+    """
+    path = os.path.abspath(path)
+    if _is_utf8(path):
+        return path
+    return FILE_URL + urllib.parse.quote_from_bytes(os.fsencode(path))
+
+
+def _uri_path(uri: str) -> str:
+    """The local path of a uri built by _local_uri."""
+    if uri.startswith(FILE_URL):
+        return os.fsdecode(urllib.parse.unquote_to_bytes(uri[len(FILE_URL) :]))
+    return uri
+
+
+def _is_utf8(text: str) -> bool:
+    """Whether text holds no lone surrogates, so UTF-8 (and Arrow) can hold it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _safe_text(text: str) -> str:
+    """Text UTF-8 can hold: undecodable file-name bytes as \\xNN, other lone surrogates \\udNNN."""
+    if _is_utf8(text):
+        return text
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # surrogates that stand for no byte, e.g. from a JSON escape
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return data.decode("utf-8", "backslashreplace")
+
+
+def _discover_local(source: str, found: _Found, visited: set[tuple[int, int]]) -> int:
     """Add the inputs of one local SOURCE (file, folder or glob)."""
     if os.path.isdir(source):
         return _walk_local(source, "", found, visited)
@@ -219,7 +323,7 @@ def _discover_local(source: str, found: _Found, visited: set[str]) -> int:
                 f"SOURCE {source!r} is not a supported input; expected one of "
                 f"{sorted(TEXT_FORMATS | RECORD_FORMATS)} (optionally .gz)"
             )
-        return _visit_local(source, os.path.basename(source), found, visited)
+        return _walk_local(source, os.path.basename(source), found, visited)
     if not GLOB_CHARS.search(source):
         raise SourceError(f"SOURCE {source!r} does not exist; pass a file, folder, glob or URL")
     base = _glob_base(source)
@@ -227,7 +331,7 @@ def _discover_local(source: str, found: _Found, visited: set[str]) -> int:
     for match in sorted(glob.glob(source, recursive=True)):
         if any(part.startswith(".") for part in os.path.relpath(match, base).split(os.sep)):
             continue
-        n += _visit_local(match, os.path.relpath(match, base), found, visited)
+        n += _walk_local(match, os.path.relpath(match, base), found, visited)
     return n
 
 
@@ -275,7 +379,7 @@ def _discover_fsspec(source: str, found: _Found) -> int:
 def discover(sources: Sequence[str], config: PipelineConfig) -> Discovery:
     """Every input under the SOURCE arguments, sorted by uri, plus rejects and ignored files."""
     found = _Found()
-    visited: set[str] = set()
+    visited: set[tuple[int, int]] = set()  # (device, inode) of folders walked
     for source in dict.fromkeys(sources):
         local = _local_path(source)
         if local is not None:
@@ -306,12 +410,29 @@ def _os_detail(exc: BaseException) -> str:
 
 def _open(uri: str) -> io.BufferedIOBase:
     """Open a local path or fsspec URL for binary reading."""
-    if URL_SCHEME.match(uri) and not uri.startswith("file://"):
+    if URL_SCHEME.match(uri) and not uri.startswith(FILE_URL):
         return fsspec.open(uri, "rb").open()
-    path = _local_path(uri) or uri
-    if os.path.isdir(path):
-        raise IsADirectoryError(21, "is a directory", path)
-    return open(path, "rb")  # noqa: SIM115 - closed by the caller
+    return _open_regular(_uri_path(uri))
+
+
+def _open_regular(path: str) -> io.BufferedIOBase:
+    """Open a local regular file; refuses folders, and FIFOs or devices without waiting on them.
+
+    Discovery rejects those already; opening without blocking covers a file swapped for a FIFO
+    after discovery, or an InputRef made by hand.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", path)
+        if not stat.S_ISREG(mode):
+            raise _Reject(REASON_NOT_A_FILE, _kind_detail(mode))
+        os.set_blocking(fd, True)
+        return open(fd, "rb")  # noqa: SIM115 - closed by the caller
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _read_bytes(ref: InputRef, max_bytes: int) -> bytes:
@@ -319,21 +440,33 @@ def _read_bytes(ref: InputRef, max_bytes: int) -> bytes:
     try:
         with _open(ref.uri) as fh:
             if ref.uri.lower().endswith(GZIP_SUFFIX):
-                try:
-                    data = gzip.GzipFile(fileobj=fh).read(max_bytes + 1)
-                except (OSError, EOFError, zlib.error) as exc:
-                    raise _Reject(
-                        REASON_UNDECODABLE, f"invalid gzip data: {exc}", ref.size
-                    ) from exc
+                data = _gunzip(fh, ref, max_bytes)
             else:
                 data = fh.read(max_bytes + 1)
-    except _Reject:
+    except _Reject as rej:
+        rej.n_bytes = ref.size if rej.n_bytes is None else rej.n_bytes
         raise
     except (OSError, ValueError) as exc:
         raise _Reject(REASON_UNREADABLE, _os_detail(exc), ref.size) from exc
     if len(data) > max_bytes:
         raise _Reject(REASON_TOO_LARGE, _too_large_detail(ref, max_bytes), ref.size)
     return data
+
+
+def _gunzip(fh: io.BufferedIOBase, ref: InputRef, max_bytes: int) -> bytes:
+    """Up to max_bytes + 1 decompressed bytes; damage raises _Reject holding the bytes before it."""
+    out = bytearray()
+    gz = gzip.GzipFile(fileobj=fh)
+    try:
+        # read1 stops after one step: read() would drop everything it buffered on damage
+        while len(out) <= max_bytes and (
+            chunk := gz.read1(min(GZIP_CHUNK, max_bytes + 1 - len(out)))
+        ):
+            out += chunk
+    except (OSError, EOFError, zlib.error) as exc:
+        detail = f"invalid gzip data after {len(out)} decompressed bytes: {exc}"
+        raise _Reject(REASON_UNDECODABLE, detail, ref.size, partial=bytes(out)) from exc
+    return bytes(out)
 
 
 def _too_large_detail(ref: InputRef, max_bytes: int) -> str:
@@ -345,75 +478,133 @@ def _too_large_detail(ref: InputRef, max_bytes: int) -> str:
     return f"size is more than max_bytes={max_bytes} (stopped reading there)"
 
 
-def _records(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    """Records of a record-format file: (index, record or None when malformed, problem)."""
+def _records(
+    data: bytes, fmt: str, max_bytes: int
+) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    """Records of a record-format file, lazily: (index, record or None when malformed, problem)."""
     if fmt == "jsonl":
-        index = 0
-        for lineno, line in enumerate(data.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except (ValueError, UnicodeDecodeError) as exc:
-                yield index, None, f"line {lineno}: invalid JSON ({exc})"
-            else:
-                if isinstance(value, dict):
-                    yield index, value, ""
-                else:
-                    yield (
-                        index,
-                        None,
-                        f"line {lineno}: expected a JSON object, got {type(value).__name__}",
-                    )
-            index += 1
+        yield from _jsonl_records(data)
     elif fmt == "csv":
         text = decode_bytes(data)[0].lstrip("\ufeff")
         reader = csv.DictReader(io.StringIO(text, newline=""))
         # cells beyond the header row land under the key None: they have no field name to keep
-        yield from (
-            (i, {k: v for k, v in row.items() if k is not None}, "") for i, row in enumerate(reader)
-        )
+        for i, row in enumerate(reader):
+            yield i, {k: v for k, v in row.items() if k is not None}, ""
     else:
-        table = pq.read_table(io.BytesIO(data))
-        yield from ((i, row, "") for i, row in enumerate(table.to_pylist()))
+        yield from ((i, row, "") for i, row in enumerate(_parquet_rows(data, max_bytes)))
+
+
+def _jsonl_records(data: bytes) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    """Records of JSON Lines, each line parsed on its own: a bad line spoils only itself."""
+    index = 0
+    for lineno, line in enumerate(data.splitlines(), 1):
+        if line.strip():
+            record, problem = _json_object(line)
+            yield index, record, f"line {lineno}: {problem}" if problem else ""
+            index += 1
+
+
+def _json_object(line: bytes) -> tuple[dict[str, Any] | None, str]:
+    """(the JSON object on a line, '') or (None, what is wrong with the line)."""
+    try:
+        value = json.loads(line)
+    except ValueError as exc:
+        return None, f"invalid JSON ({exc})"
+    except RecursionError:
+        return None, "invalid JSON (nested too deeply to read)"
+    if not isinstance(value, dict):
+        return None, f"expected a JSON object, got {type(value).__name__}"
+    return value, ""
+
+
+def _parquet_rows(data: bytes, max_bytes: int) -> Iterator[dict[str, Any]]:
+    """Rows of a Parquet file, a batch at a time; raises _Reject when it unpacks beyond max_bytes.
+
+    The limit applies to the uncompressed column data, as it does to a gzip file's decompressed
+    bytes: a few compressed megabytes can hold gigabytes.
+    """
+    parquet = pq.ParquetFile(io.BytesIO(data))
+    meta = parquet.metadata
+    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if size > max_bytes:
+        detail = f"uncompressed size {size} bytes is more than max_bytes={max_bytes}"
+        raise _Reject(REASON_TOO_LARGE, detail)
+    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH):
+        yield from batch.to_pylist()
 
 
 def _record_rows(
     ref: InputRef, data: bytes, config: PipelineConfig
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Raw rows and rejects for the records of one record-format file."""
+    """Raw rows and rejects for the records of one record-format file.
+
+    A file that breaks part-way keeps the records before the break, and one reject row for the file
+    says why. At most MAX_RECORDS records are read: a small file of tiny records would otherwise
+    hold millions of rows in memory at once.
+    """
     rows, rejects = [], []
     collection = _stem(ref.uri)
+    records = _records(data, ref.format, config.max_bytes)
     try:
-        records = list(_records(data, ref.format))
-    except Exception as exc:  # a file the reader cannot parse at all
-        return [], [
-            _reject_row(ref.uri, collection, REASON_UNDECODABLE, f"{ref.format}: {exc}", len(data))
-        ]
-    for index, record, problem in records:
-        uri = f"{ref.uri}#{index}"
-        if record is None:
-            rejects.append(_reject_row(uri, collection, REASON_UNDECODABLE, problem))
-            continue
-        if record.get(config.id_field) not in (None, ""):
-            uri = f"{ref.uri}#{record[config.id_field]}"
-        content = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str).encode()
-        if record.get(config.text_field) is None:
-            detail = f"record has no {config.text_field!r} field (text_field)"
-            rejects.append(
-                _reject_row(uri, collection, REASON_EMPTY, detail, len(content), _sha(content))
-            )
-            continue
-        rows.append(_raw_row(content, ref.format, uri, collection))
+        for index, record, problem in islice(records, MAX_RECORDS):
+            ok, row = _record_row(ref, index, record, problem, collection, config)
+            (rows if ok else rejects).append(row)
+        if next(records, None) is not None:
+            detail = f"more than {MAX_RECORDS} records; the first {MAX_RECORDS} were read"
+            rejects.append(_file_reject(ref, collection, REASON_TOO_LARGE, detail, len(data)))
+    except _Reject as rej:
+        rejects.append(_file_reject(ref, collection, rej.reason, rej.detail, len(data)))
+    except Exception as exc:  # a file the reader cannot parse (any further)
+        detail = _error_detail(exc) + _records_before(len(rows) + len(rejects))
+        rejects.append(_file_reject(ref, collection, REASON_UNDECODABLE, detail, len(data)))
     return rows, rejects
 
 
+def _record_row(
+    ref: InputRef,
+    index: int,
+    record: dict[str, Any] | None,
+    problem: str,
+    collection: str,
+    config: PipelineConfig,
+) -> tuple[bool, dict[str, Any]]:
+    """(True, raw row) of one record, or (False, reject row) when it is malformed or has no text."""
+    uri = f"{ref.uri}#{index}"
+    if record is None:
+        return False, _reject_row(uri, collection, REASON_UNDECODABLE, problem)
+    if record.get(config.id_field) not in (None, ""):
+        uri = f"{ref.uri}#{record[config.id_field]}"
+    try:
+        content = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str).encode()
+    except (ValueError, TypeError, RecursionError) as exc:  # lone surrogates, deep nesting
+        detail = f"record cannot be stored as UTF-8 JSON: {_error_detail(exc)}"
+        return False, _reject_row(uri, collection, REASON_UNDECODABLE, detail)
+    if record.get(config.text_field) is None:
+        detail = f"record has no {config.text_field!r} field (text_field)"
+        return False, _reject_row(
+            uri, collection, REASON_EMPTY, detail, len(content), _sha(content)
+        )
+    return True, _raw_row(content, ref.format, uri, collection)
+
+
+def _file_reject(
+    ref: InputRef, collection: str, reason: str, detail: str, n_bytes: int
+) -> dict[str, Any]:
+    """The reject row of a record file as a whole, its format named in the detail."""
+    return _reject_row(ref.uri, collection, reason, f"{ref.format}: {detail}", n_bytes)
+
+
+def _records_before(n: int) -> str:
+    """Tells a file reject's reader how many records before the problem were read."""
+    return f"; records read before it: {n}" if n else ""
+
+
 def _stem(uri: str) -> str:
-    """A record file's stem: its name without directory and format extensions."""
-    name = uri.rstrip("/").rsplit("/", 1)[-1].split("#", 1)[0]
+    """A record file's stem: its name without directory and format extensions, UTF-8 safe."""
+    name = _uri_path(uri).rstrip("/").rsplit("/", 1)[-1].split("#", 1)[0]
     if name.lower().endswith(GZIP_SUFFIX):
         name = name[: -len(GZIP_SUFFIX)]
-    return os.path.splitext(name)[0]
+    return _safe_text(os.path.splitext(name)[0])
 
 
 def _sha(data: bytes) -> str:
@@ -422,14 +613,14 @@ def _sha(data: bytes) -> str:
 
 
 def _raw_row(content: bytes, fmt: str, uri: str, collection: str) -> dict[str, Any]:
-    """One row of the raw batch."""
+    """One row of the raw batch; names that UTF-8 cannot hold (a record's id) are escaped."""
     return {
         "doc_id": _sha(content),
         "content": content,
         "n_bytes": len(content),
         "format": fmt,
-        "source_uri": uri,
-        "collection": collection,
+        "source_uri": _safe_text(uri),
+        "collection": _safe_text(collection),
     }
 
 
@@ -441,21 +632,24 @@ def _reject_row(
     n_bytes: int | None = None,
     doc_id: str | None = None,
 ) -> dict[str, Any]:
-    """One reject row (run fields are added by rejects_table)."""
+    """One reject row (run fields are added by rejects_table); text UTF-8 cannot hold is escaped."""
     return {
-        "source_uri": uri,
-        "collection": collection,
+        "source_uri": _safe_text(uri),
+        "collection": None if collection is None else _safe_text(collection),
         "doc_id": doc_id,
         "reason": reason,
-        "detail": detail,
+        "detail": _safe_text(detail),
         "n_bytes": n_bytes,
     }
 
 
 def rejects_table(rows: list[dict[str, Any]]) -> pa.Table:
     """Reject rows as a table of schema.REJECTS; run fields stay '' until the flow fills them."""
-    run_fields = {f.name: "" for f in schema.REJECTS if f.name in RUN_FIELD_NAMES}
-    return pa.Table.from_pylist([{**run_fields, **row} for row in rows], schema=schema.REJECTS)
+    columns = {
+        f.name: [""] * len(rows) if f.name in RUN_FIELD_NAMES else [row.get(f.name) for row in rows]
+        for f in schema.REJECTS
+    }  # built by column: a merged copy of each row would double the memory of a record bomb
+    return pa.Table.from_pydict(columns, schema=schema.REJECTS)
 
 
 def _read_one(ref: InputRef, config: PipelineConfig) -> tuple[list[dict], list[dict]]:
@@ -463,7 +657,7 @@ def _read_one(ref: InputRef, config: PipelineConfig) -> tuple[list[dict], list[d
     try:
         data = _read_bytes(ref, config.max_bytes)
     except _Reject as rej:
-        return [], [_reject_row(ref.uri, ref.collection, rej.reason, rej.detail, rej.n_bytes)]
+        return _salvage(ref, rej, config)
     if ref.format in RECORD_FORMAT_NAMES:
         return _record_rows(ref, data, config)
     if not data:
@@ -471,6 +665,21 @@ def _read_one(ref: InputRef, config: PipelineConfig) -> tuple[list[dict], list[d
             _reject_row(ref.uri, ref.collection, REASON_EMPTY, "file is empty", 0, _sha(data))
         ]
     return [_raw_row(data, ref.format, ref.uri, ref.collection)], []
+
+
+def _salvage(ref: InputRef, rej: _Reject, config: PipelineConfig) -> tuple[list[dict], list[dict]]:
+    """The reject of an input not read whole, plus the JSON Lines records intact before the damage.
+
+    Only JSON Lines: each of its lines stands alone, while a CSV cut inside a quoted cell would
+    still parse, as a shortened document.
+    """
+    reject = _reject_row(ref.uri, ref.collection, rej.reason, rej.detail, rej.n_bytes)
+    if ref.format != "jsonl" or b"\n" not in rej.partial:
+        return [], [reject]
+    complete = rej.partial[: rej.partial.rfind(b"\n") + 1]  # the last line is cut short
+    rows, rejects = _record_rows(ref, complete, config)
+    reject["detail"] += _records_before(len(rows) + len(rejects))
+    return rows, [*rejects, reject]
 
 
 def read_inputs(refs: Sequence[InputRef], config: PipelineConfig) -> tuple[pa.Table, pa.Table]:
@@ -685,8 +894,8 @@ def _decode_record(
     """(text, encoding, title, author, date) of a record stored as canonical JSON."""
     try:
         record = json.loads(content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _Reject(REASON_UNDECODABLE, f"record is not JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        raise _Reject(REASON_UNDECODABLE, f"record is not JSON: {_error_detail(exc)}") from exc
     text = record.get(config.text_field)
     if text is None:
         raise _Reject(REASON_EMPTY, f"record has no {config.text_field!r} field (text_field)")

@@ -5,8 +5,14 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import gzip
+import hashlib
 import json
 import os
+import socket
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import fsspec
@@ -45,6 +51,64 @@ def reasons(rejects: pa.Table) -> dict[str, str]:
             rejects["source_uri"].to_pylist(), rejects["reason"].to_pylist(), strict=True
         )
     }
+
+
+def within(seconds: float, call: Callable[[], object]) -> object:
+    """The result of call, failing the test instead of hanging when it blocks (on a FIFO)."""
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed to the test's thread below
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert outcome, f"still running after {seconds} s: blocked on a FIFO?"
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
+def bytes_name(folder: Path, name: bytes) -> Path:
+    """A path in folder whose file name is raw bytes; skips where the file system refuses them."""
+    path = Path(os.fsdecode(os.fsencode(folder) + b"/" + name))
+    try:
+        path.touch()
+    except OSError as exc:
+        pytest.skip(f"this file system refuses non-UTF-8 names: {exc}")
+    return path
+
+
+@contextmanager
+def nested(top: Path, name: str, depth: int, leaf: str, text: str) -> Iterator[None]:
+    """depth folders inside each other with leaf at the bottom, made and removed by relative steps.
+
+    Relative steps reach below PATH_MAX, and removing them here spares pytest's recursive cleanup.
+    """
+    home = os.getcwd()
+    os.chdir(top)
+    made = 0
+    try:
+        for _ in range(depth):
+            os.mkdir(name)
+            os.chdir(name)
+            made += 1
+        Path(leaf).write_text(text)
+        os.chdir(home)
+        yield
+    finally:
+        os.chdir(top)
+        for _ in range(made):
+            os.chdir(name)
+        Path(leaf).unlink(missing_ok=True)
+        for _ in range(made):
+            os.chdir("..")
+            os.rmdir(name)
+        os.chdir(home)
 
 
 def decode_one(data: bytes, fmt: str = "txt") -> tuple[dict | None, dict | None]:
@@ -147,20 +211,114 @@ def test_symlink_loop_terminates_and_broken_link_is_rejected(tmp_path: Path) -> 
     assert "broken symlink" in found.rejects["detail"][0].as_py()
 
 
-def test_fifo_is_rejected_not_read(tmp_path: Path) -> None:
+def test_fifo_socket_and_device_are_rejected_never_opened(tmp_path: Path) -> None:
     write(tmp_path / "ok.txt", "fine")
     os.mkfifo(tmp_path / "pipe.txt")
+    os.mkfifo(tmp_path / "pipe")  # not an input's name: ignored like any other file
+    os.symlink("/dev/null", tmp_path / "null.txt")
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(tmp_path / "sock.txt"))
+        ingested, rejects = within(30, lambda: ingest_all([str(tmp_path)]))
+    finally:
+        server.close()
+    assert reasons(rejects) == {
+        "pipe.txt": ingest.REASON_NOT_A_FILE,
+        "null.txt": ingest.REASON_NOT_A_FILE,
+        "sock.txt": ingest.REASON_NOT_A_FILE,
+    }
+    details = " ".join(rejects["detail"].to_pylist())
+    assert "FIFO" in details and "socket" in details and "character device" in details
+    assert [Path(u).name for u in ingested["source_uri"].to_pylist()] == ["ok.txt"]
+
+
+def test_fifo_as_the_source_is_a_reject_not_a_hang(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.txt")
+    found = within(30, lambda: discover([str(tmp_path / "pipe.txt")], CONFIG))
+    assert found.inputs == []
+    assert reasons(found.rejects) == {"pipe.txt": ingest.REASON_NOT_A_FILE}
+
+
+def test_reading_a_fifo_listed_as_a_file_does_not_block(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.txt")  # e.g. swapped in after discovery
+    write(tmp_path / "ok.txt", "fine")
+    refs = [ingest.InputRef(str(tmp_path / n), "", "txt", None) for n in ("ok.txt", "pipe.txt")]
+    raw, rejects = within(30, lambda: read_inputs(refs, CONFIG))
+    assert reasons(rejects) == {"pipe.txt": ingest.REASON_NOT_A_FILE}
+    assert raw["content"].to_pylist() == [b"fine"]
+
+
+def test_folder_holding_only_a_broken_symlink_is_one_reject(tmp_path: Path) -> None:
+    os.symlink(tmp_path / "gone.txt", tmp_path / "link.txt")
+    os.symlink("self.txt", tmp_path / "self.txt")  # a link to itself
+    os.symlink(tmp_path / "gone", tmp_path / "latest")  # not an input's name: ignored
     found = discover([str(tmp_path)], CONFIG)
-    assert reasons(found.rejects) == {"pipe.txt": ingest.REASON_UNREADABLE}
+    assert found.inputs == [] and found.n_ignored == 1
+    assert reasons(found.rejects) == {
+        "link.txt": ingest.REASON_UNREADABLE,
+        "self.txt": ingest.REASON_UNREADABLE,
+    }
+    assert all("broken symlink" in d for d in found.rejects["detail"].to_pylist())
+
+
+def test_thousand_nested_folders_are_walked(tmp_path: Path) -> None:
+    write(tmp_path / "top.txt", "Top.")
+    with nested(tmp_path, "d", 1000, "bottom.txt", "Bottom."):
+        ingested, rejects = ingest_all([str(tmp_path)])
+    assert rejects.num_rows == 0
+    bottom = ingested.filter(pa.compute.equal(ingested["decoded"], "Bottom.")).to_pylist()[0]
+    assert bottom["collection"] == "/".join(["d"] * 1000)
+    assert bottom["source_uri"] == str(tmp_path.joinpath(*["d"] * 1000, "bottom.txt"))
+
+
+def test_path_longer_than_path_max_is_rejected_and_the_rest_read(tmp_path: Path) -> None:
+    write(tmp_path / "top.txt", "Top.")
+    with nested(tmp_path, "f" * 250, 20, "deep.txt", "Too deep to name."):
+        ingested, rejects = ingest_all([str(tmp_path)])
+    assert ingested["decoded"].to_pylist() == ["Top."]
+    assert rejects["reason"].to_pylist() == [ingest.REASON_UNREADABLE]
+    assert "too long" in rejects["detail"][0].as_py()
+    assert len(rejects["source_uri"][0].as_py()) > os.pathconf("/", "PC_PATH_MAX")
 
 
 def test_odd_file_names(tmp_path: Path) -> None:
-    names = ["with space.txt", "ünïcødé 文.txt", "-leading-dash.txt"]
+    names = ["with space.txt", "ünïcødé 文.txt", "-leading-dash.txt", "line\nbreak.txt", "%41.txt"]
     for i, name in enumerate(names):
         write(tmp_path / name, f"document {i}")
     ingested, rejects = ingest_all([str(tmp_path)])
     assert rejects.num_rows == 0
     assert sorted(Path(u).name for u in ingested["source_uri"].to_pylist()) == sorted(names)
+
+
+def test_name_that_is_not_utf8_is_read_under_a_percent_encoded_url(tmp_path: Path) -> None:
+    bad = bytes_name(tmp_path, b"bad\xff.txt")
+    bad.write_bytes(b"Content that is fine.")
+    write(tmp_path / "bad%FF.txt", "A real name that looks like the escaped one.")
+    write(tmp_path / "good.txt", "Good.")
+    ingested, rejects = ingest_all([str(tmp_path)])
+    assert rejects.num_rows == 0
+    by_text = dict(
+        zip(ingested["decoded"].to_pylist(), ingested["source_uri"].to_pylist(), strict=True)
+    )
+    url = "file://" + urllib.parse.quote(os.fsencode(tmp_path) + b"/bad\xff.txt")
+    assert by_text["Content that is fine."] == url and url.endswith("/bad%FF.txt")
+    assert by_text["A real name that looks like the escaped one."] == str(tmp_path / "bad%FF.txt")
+    assert discover([str(tmp_path)], CONFIG).inputs[-1].uri == url  # the same on every run
+
+
+def test_folder_and_record_file_names_that_are_not_utf8(tmp_path: Path) -> None:
+    folder = bytes_name(tmp_path, b"caf\xe9")
+    folder.unlink()
+    folder.mkdir()
+    write(folder / "a.txt", "In a folder with a Latin-1 name.")
+    feed = bytes_name(tmp_path, b"feed\xe9.jsonl")
+    feed.write_text('{"id": "r1", "text": "A record."}\n')
+    ingested, rejects = ingest_all([str(tmp_path)])
+    assert rejects.num_rows == 0
+    rows = {r["decoded"]: r for r in ingested.to_pylist()}
+    assert rows["In a folder with a Latin-1 name."]["collection"] == "caf\\xe9"
+    assert rows["A record."]["collection"] == "feed\\xe9"
+    assert rows["A record."]["source_uri"].endswith("/feed%E9.jsonl#r1")
 
 
 def test_memory_url_and_file_url(tmp_path: Path) -> None:
@@ -211,18 +369,20 @@ def test_read_rejects_empty_too_large_and_unreadable(tmp_path: Path) -> None:
     assert rejects.schema == schema.REJECTS
 
 
-def test_permission_denied_is_unreadable(tmp_path: Path) -> None:
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads whatever the permissions say")
+def test_permission_denied_on_a_file_or_folder_is_unreadable(tmp_path: Path) -> None:
     locked = write(tmp_path / "locked.txt", "secret")
+    closed = write(tmp_path / "closed" / "inside.txt", "secret").parent
+    write(tmp_path / "ok.txt", "open")
     locked.chmod(0)
+    closed.chmod(0)
     try:
-        if os.access(locked, os.R_OK):
-            pytest.skip(
-                "running as root: permissions do not stop reads (see the dir/vanished test)"
-            )
-        _, rejects = read_inputs(discover([str(tmp_path)], CONFIG).inputs, CONFIG)
-        assert reasons(rejects) == {"locked.txt": "unreadable"}
+        ingested, rejects = ingest_all([str(tmp_path)])
     finally:
         locked.chmod(0o644)
+        closed.chmod(0o755)
+    assert reasons(rejects) == {"locked.txt": "unreadable", "closed": "unreadable"}
+    assert ingested["decoded"].to_pylist() == ["open"]
 
 
 def test_unknown_url_protocol_is_a_source_error() -> None:
@@ -249,6 +409,94 @@ def test_gzip_is_decompressed_bounded_and_checked(tmp_path: Path) -> None:
     assert "decompressed" in bomb and "1000" in bomb
     assert raw["content"].to_pylist() == [b"Gzip title\n\nGzipped body."]
     assert raw["doc_id"][0].as_py() == ingest._sha(b"Gzip title\n\nGzipped body.")
+
+
+def test_truncated_jsonl_gz_keeps_the_records_before_the_cut(tmp_path: Path) -> None:
+    lines = [json.dumps({"text": hashlib.sha256(b"%d" % i).hexdigest()}) for i in range(200)]
+    packed = gzip.compress("\n".join(lines).encode())
+    write(tmp_path / "cut.jsonl.gz", packed[: len(packed) // 2])
+    write(tmp_path / "cut.txt.gz", packed[:200])  # a cut document is not a shorter document
+    write(tmp_path / "ok.txt", "Fine.")
+    ingested, rejects = ingest_all([str(tmp_path)])
+    uri = str(tmp_path / "cut.jsonl.gz")
+    kept = ingested.filter(pa.compute.starts_with(ingested["source_uri"], uri))
+    assert 0 < kept.num_rows < 200
+    assert (
+        kept["decoded"].to_pylist() == [json.loads(line)["text"] for line in lines][: kept.num_rows]
+    )
+    assert reasons(rejects) == {"cut.jsonl.gz": "undecodable", "cut.txt.gz": "undecodable"}
+    detail = rejects.filter(pa.compute.equal(rejects["source_uri"], uri))["detail"][0].as_py()
+    assert "invalid gzip data" in detail and f"records read before it: {kept.num_rows}" in detail
+    assert "Fine." in ingested["decoded"].to_pylist()
+
+
+def test_hostile_jsonl_lines_spoil_only_themselves(tmp_path: Path) -> None:
+    lines = [
+        '{"id": "a", "text": "First."}',
+        "[" * 100_000,  # deeper than the JSON parser goes
+        '{"text": "x", "deep": ' + "[" * 5000 + "]" * 5000 + "}",
+        '{"id": "b", "text": "lone \\ud800 surrogate"}',  # valid JSON, not valid Unicode
+        '{"id": "\\udcff", "text": "An id UTF-8 cannot hold."}',
+        '{"id": "c", "text": "Last."}',
+    ]
+    write(tmp_path / "feed.jsonl", "\n".join(lines))
+    ingested, rejects = ingest_all([str(tmp_path)])
+    assert ingested["decoded"].to_pylist() == ["First.", "Last."]
+    assert reasons(rejects) == {
+        "feed.jsonl#1": "undecodable",
+        "feed.jsonl#2": "undecodable",
+        "feed.jsonl#b": "undecodable",
+        "feed.jsonl#\\xff": "undecodable",
+    }
+    assert "nested too deeply" in rejects["detail"][0].as_py()
+    assert "UTF-8" in rejects["detail"][2].as_py()
+
+
+def test_record_bomb_reads_at_most_max_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "MAX_RECORDS", 3)
+    write(tmp_path / "bomb.jsonl", "{}\n" * 10)
+    write(tmp_path / "ok.jsonl", '{"text": "Fine."}\n')
+    raw, rejects = read_inputs(discover([str(tmp_path)], CONFIG).inputs, CONFIG)
+    assert raw["source_uri"].to_pylist() == [str(tmp_path / "ok.jsonl#0")]
+    assert reasons(rejects) == {
+        "bomb.jsonl#0": "empty",
+        "bomb.jsonl#1": "empty",
+        "bomb.jsonl#2": "empty",
+        "bomb.jsonl": "too_large",
+    }
+    assert "more than 3 records" in rejects["detail"][3].as_py()
+
+
+def test_parquet_that_unpacks_beyond_max_bytes_is_too_large(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"text": ["a" * 100_000]}), tmp_path / "bomb.parquet")
+    pq.write_table(pa.table({"text": ["Fine."]}), tmp_path / "ok.parquet")
+    config = PipelineConfig(max_bytes=10_000)
+    assert (tmp_path / "bomb.parquet").stat().st_size < config.max_bytes
+    ingested, rejects = ingest_all([str(tmp_path)], config)
+    assert reasons(rejects) == {"bomb.parquet": "too_large"}
+    assert "uncompressed size" in rejects["detail"][0].as_py()
+    assert ingested["decoded"].to_pylist() == ["Fine."]
+
+
+def test_unexpected_error_on_one_input_is_a_reject(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "a.txt", "A.")
+    write(tmp_path / "b.txt", "B.")
+    real_open = ingest._open
+
+    def flaky_open(uri: str):
+        if uri.endswith("a.txt"):
+            raise RuntimeError("disk on fire")
+        return real_open(uri)
+
+    monkeypatch.setattr(ingest, "_open", flaky_open)
+    raw, rejects = read_inputs(discover([str(tmp_path)], CONFIG).inputs, CONFIG)
+    assert reasons(rejects) == {"a.txt": ingest.REASON_ERROR}
+    assert "disk on fire" in rejects["detail"][0].as_py()
+    assert raw["content"].to_pylist() == [b"B."]
 
 
 def test_jsonl_records(tmp_path: Path) -> None:
@@ -456,6 +704,41 @@ def test_every_input_is_a_document_or_a_reject(tmp_path: Path) -> None:
     ingested, rejects = ingest_all([str(tmp_path)])
     assert ingested.num_rows + rejects.num_rows == 6
     assert set(rejects["reason"].to_pylist()) == {"empty", "binary", "undecodable"}
+
+
+def test_hostile_folder_end_to_end(tmp_path: Path) -> None:
+    write(tmp_path / "good" / "one.txt", "Good one.")
+    write(tmp_path / "good" / "two.md", "# Good two")
+    bytes_name(tmp_path, b"name\xff.txt").write_text("Bad name, good text.")
+    os.mkfifo(tmp_path / "pipe.txt")
+    os.symlink(tmp_path / "missing.txt", tmp_path / "broken.txt")
+    os.symlink(tmp_path / "good", tmp_path / "good" / "loop")
+    write(tmp_path / "feed.jsonl", '{"text": "Record."}\nnot json\n')
+    write(tmp_path / "cut.txt.gz", b"\x1f\x8b" + b"\x00" * 20)
+    write(tmp_path / "binary.txt", b"\x00\x01\x02\x03" * 50)
+    with nested(tmp_path, "d", 1000, "deep.txt", "Deep."):
+        found = within(60, lambda: discover([str(tmp_path)], CONFIG))
+        raw, read_rejects = read_inputs(found.inputs, CONFIG)
+    ingested, decode_rejects = decode_batch(raw, CONFIG)
+    rejects = pa.concat_tables([found.rejects, read_rejects, decode_rejects])
+    n_inputs = 10  # 8 files and the 2 records of feed.jsonl
+    assert ingested.num_rows + rejects.num_rows == n_inputs
+    assert sorted(ingested["decoded"].to_pylist()) == [
+        "# Good two",
+        "Bad name, good text.",
+        "Deep.",
+        "Good one.",
+        "Record.",
+    ]
+    assert reasons(rejects) == {
+        "pipe.txt": "not_a_file",
+        "broken.txt": "unreadable",
+        "feed.jsonl#1": "undecodable",
+        "cut.txt.gz": "undecodable",
+        "binary.txt": "binary",
+    }
+    bad_name = ingested.filter(pa.compute.equal(ingested["decoded"], "Bad name, good text."))
+    assert bad_name["source_uri"][0].as_py().startswith("file://")
 
 
 def test_bbc_corpus() -> None:
