@@ -37,7 +37,7 @@ lint: $(STAMP)  ## ruff lint and format check
 server: $(STAMP)  ## start a local Prefect server and UI on 127.0.0.1:$(PORT)
 	$(BIN)/proseflow server --port $(PORT)
 
-bench: $(STAMP)  ## benchmark against ../shared/bench/naive_textstat.py (BENCH_ARGS="--scale 1 --skip-memory" for a quick one); writes bench/results/
+bench: $(STAMP)  ## benchmark against ../shared/bench/naive_textstat.py (BENCH_ARGS=--quick checks the bench itself); writes bench/results/
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:  ## remove outputs and caches (keeps .venv)

@@ -1,86 +1,89 @@
-"""End-to-end benchmark: proseflow against the naive textstat loop, on a scaled copy of a corpus.
+"""End-to-end benchmark: proseflow against the naive textstat loop, on scaled copies of a corpus.
 
-    python bench/run.py [--corpus DIR] [--scale 4] [--memory-scale 40] [--skip-memory] [--out DIR]
+    python bench/run.py [--quick] [--corpus DIR] [--scale 4] [--memory-scale 40] [--skip-memory]
 
-Builds SCALE distinct copies of the corpus under bench/work/, runs the naive script, proseflow on
-the embedded API, and proseflow against a Prefect server this script starts on a free loopback port
-(first run, unchanged rerun, --workers 2, seeds/, one run at MEMORY-SCALE for peak memory). Measures
-wall time, documents/s, peak RSS of each process tree, seconds per stage and orchestration overhead;
-adds bench/micro.py; writes bench-<UTC>.json/.md and latest.json/.md to --out.
+Builds SCALE (and MEMORY-SCALE) distinct copies of the corpus under bench/work/ and runs, on the
+same machine and with default options: the naive script and its copy on textstat-rs (installed
+into a scratch venv); proseflow with Prefect's temporary API; a do-nothing Prefect flow and
+`proseflow run seeds/` without a server; then, against a Prefect server started here, proseflow's
+first run, its unchanged rerun, --workers 1, seeds/, the do-nothing flow and the MEMORY-SCALE run.
+Measures wall time, documents/s, the peak summed RSS of each command's process tree, seconds per
+stage and orchestration overhead; adds the stage cost on one core (bench/stages.py) and
+bench/micro.py; judges every target; writes bench-<UTC>.json/.md and latest.json/.md to --out.
+How commands run and are measured: bench/processes.py; ratios, targets and Markdown: bench/report.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import math
 import os
-import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/: processes.py, report.py
+from processes import (  # noqa: E402
+    MIB,
+    Measured,
+    Server,
+    ServerError,
+    base_env,
+    kill_live_children,
+    on_signal,
+    prefect_server,
+    run_measured,
+)
+from report import (  # noqa: E402
+    DESCRIPTIONS,
+    EMBEDDED,
+    NAIVE,
+    NAIVE_RS,
+    RUN_TARGETS,
+    SEEDS_EMBEDDED,
+    SEEDS_SERVER,
+    SERVER_FIRST,
+    SERVER_LARGE,
+    SERVER_ONE_WORKER,
+    SERVER_RERUN,
+    STAGES,
+    TRIVIAL_EMBEDDED,
+    TRIVIAL_SERVER,
+    load_average,
+    machine_info,
+    render_markdown,
+    start_floor,
+    verdicts,
+    versions,
+    with_ratios,
+    write_report,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 BIN = Path(sys.executable).parent
 DEFAULT_CORPUS = Path("../shared/corpora/bbc")
 NAIVE_SCRIPT = REPO.parent / "shared" / "bench" / "naive_textstat.py"
+NAIVE_RS_SCRIPT = BENCH / "naive_textstat_rs.py"
+TRIVIAL_FLOW = BENCH / "trivial_flow.py"
+STAGES_SCRIPT = BENCH / "stages.py"
 SEEDS = REPO / "seeds"
 # What the naive script reads: case-sensitive, so README.TXT is left out.
 SUFFIXES = (".txt", ".md")
-STAGES = ("discover", "ingest", "clean", "readability", "statistics", "commit")
-QUIET_ENV = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "1",
-    "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-    "PREFECT_LOGGING_LOG_PRINTS": "false",
-}
-SAMPLE_SECONDS = 0.05
-MIB = 1024 * 1024
-
-# Scenario names: the report's row keys.
-NAIVE = "naive"
-EMBEDDED = "embedded"
-SERVER_FIRST = "server"
-SERVER_RERUN = "server-rerun"
-SERVER_WORKERS = "server-workers2"
-SERVER_SEEDS = "server-seeds"
-SERVER_MEMORY = "server-memory"
-
-DESCRIPTIONS = {
-    NAIVE: "naive_textstat.py: one loop, textstat per file, pandas to Parquet",
-    EMBEDDED: "proseflow run, embedded (ephemeral) Prefect API",
-    SERVER_FIRST: "proseflow run against a Prefect server, fresh output",
-    SERVER_RERUN: "same command again on the unchanged corpus (same output)",
-    SERVER_WORKERS: "proseflow run --workers 2 against the server, fresh output",
-    SERVER_SEEDS: "proseflow run seeds/ against the server, fresh output",
-    SERVER_MEMORY: "proseflow run at --memory-scale against the server, fresh output",
-}
-
-# Targets: (key, statement).
-TARGETS = {
-    "throughput": "proseflow against the server >= 8x the naive script's documents/s",
-    "overhead": "orchestration overhead <= 10% of the flow's wall time",
-    "rerun": "unchanged rerun <= 10% of the first run's wall time",
-    "memory_peak": "peak memory <= 1 GiB at --memory-scale",
-    "memory_growth": "peak memory grows < 30% from --scale to --memory-scale",
-    "seeds": "proseflow run seeds/ against a running server < 4 s",
-    "readability_micro": "readability engine >= 10x textstat per document",
-    "readability_stage": "readability stage (with language detection) >= 10x textstat per document",
-    "segmenter_micro": "segmenter >= 10x pysbd per document",
-}
-
-MICRO_TARGETS = {"readability_micro", "readability_stage", "segmenter_micro"}  # no run to profile
+SERIAL_STAGES = ("discover", "commit")  # timed in the flow process while no worker has work
+RS_PACKAGES = ("textstat-rs", "pandas", "pyarrow")
+START_TIMEOUT = 600  # seconds for one do-nothing flow or seeds/ run
 
 # ---------------------------------------------------------------- corpus
 
@@ -114,146 +117,7 @@ def build_corpus(source: Path, dest: Path, scale: int) -> dict:
     return manifest
 
 
-# ---------------------------------------------------------------- measuring
-
-
-@dataclass
-class Measured:
-    """A finished command: exit code, output, wall time and the peak RSS of its process tree."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-    wall_s: float
-    peak_mib: float
-
-
-def tree_rss(pid: int) -> int:
-    """Resident bytes of process `pid` and all its descendants (0 once it is gone)."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    total = 0
-    for proc in procs:
-        with suppress(psutil.Error):  # a child may exit between listing and reading
-            total += proc.memory_info().rss
-    return total
-
-
-class PeakSampler:
-    """Samples the RSS of a process tree in a thread, keeping the peak."""
-
-    def __init__(self, pid: int, interval: float = SAMPLE_SECONDS) -> None:
-        self.pid, self.interval, self.peak = pid, interval, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss(self.pid))
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> PeakSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def run_measured(cmd: Sequence[str], env: dict[str, str], timeout: float = 3600) -> Measured:
-    """Run `cmd` from the repository root, timing it and sampling its tree's peak RSS."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        list(cmd), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    with PeakSampler(proc.pid) as sampler:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    wall = time.perf_counter() - started
-    return Measured(proc.returncode, stdout, stderr, wall, sampler.peak / MIB)
-
-
-def base_env(prefect_home: Path, api_url: str | None) -> dict[str, str]:
-    """The environment of a benchmarked command: quiet, its own PREFECT_HOME, the chosen API."""
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env.update(QUIET_ENV, PREFECT_HOME=str(prefect_home))
-    if api_url:
-        env["PREFECT_API_URL"] = api_url
-    return env
-
-
-# ---------------------------------------------------------------- prefect server
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    """Whether the API at `url` answers /health."""
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-@dataclass
-class Server:
-    """A Prefect server started by the benchmark."""
-
-    url: str
-    process: subprocess.Popen
-    startup_s: float
-    sampler: PeakSampler
-
-
-@contextmanager
-def prefect_server(home: Path, timeout: float = 120) -> Iterator[Server]:
-    """Run `prefect server start` on a free loopback port with its own PREFECT_HOME; stop it."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    env = base_env(home, url)  # the UI calls the API at PREFECT_API_URL
-    cmd = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    log = (home / "server.log").open("w")
-    started = time.perf_counter()
-    process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home)
-    try:
-        while not healthy(url):
-            if process.poll() is not None or time.perf_counter() - started > timeout:
-                raise RuntimeError(
-                    f"Prefect server did not come up on {url}; see {home / 'server.log'}"
-                )
-            time.sleep(0.2)
-        startup = time.perf_counter() - started
-        with PeakSampler(process.pid, interval=0.5) as sampler:
-            yield Server(url, process, startup, sampler)
-    finally:
-        stop(process)
-        log.close()
-
-
-def stop(process: subprocess.Popen, timeout: float = 20) -> None:
-    """Ask a process to stop with Ctrl-C, terminate it if it lingers."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.terminate()
-        process.wait()
-
-
-# ---------------------------------------------------------------- scenarios
+# ---------------------------------------------------------------- parsing
 
 
 def parse_summary(stdout: str) -> dict:
@@ -267,10 +131,32 @@ def parse_summary(stdout: str) -> dict:
     return {}
 
 
+def parse_loop_output(stdout: str) -> tuple[int | None, float | None]:
+    """(documents, seconds) from a naive loop's last line `N documents in S s (R docs/s)`."""
+    lines = stdout.strip().splitlines()
+    parts = lines[-1].split() if lines else []
+    if len(parts) > 3 and parts[1] == "documents" and parts[2] == "in":
+        with suppress(ValueError):
+            return int(parts[0]), float(parts[3])
+    return None, None
+
+
+def parse_json_line(stdout: str) -> dict:
+    """The last line of `stdout` that is a JSON object ({} when there is none)."""
+    for line in reversed(stdout.strip().splitlines()):
+        if line.startswith("{"):
+            with suppress(json.JSONDecodeError):
+                return json.loads(line)
+    return {}
+
+
 def runs_row(output: Path, run_id: str | None, env: dict[str, str]) -> dict:
     """The runs row of `run_id` (else the newest) from `proseflow runs --json`."""
     cmd = [str(BIN / "proseflow"), "runs", "--json", "--output", str(output)]
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    try:
+        done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return {}
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     matching = [r for r in rows if r.get("run_id") == run_id]
     return (matching or rows or [{}])[-1]
@@ -290,54 +176,144 @@ def stage_seconds(row: dict, summary: dict) -> dict[str, float]:
     return {s: float(recorded.get(s) or printed.get(s) or 0.0) for s in STAGES}
 
 
-def proseflow_result(name: str, measured: Measured, output: Path, env: dict[str, str]) -> dict:
+def parameters(row: dict) -> dict:
+    """The run's configuration from its runs row."""
+    with suppress(TypeError, json.JSONDecodeError):
+        return json.loads(row.get("parameters") or "{}")
+    return {}
+
+
+# ---------------------------------------------------------------- overhead
+
+
+def workers_used(params: dict, n_inputs: int | None) -> int:
+    """Processes that ran batches: the configured workers, 1 when the run had a single batch.
+
+    Batches are counted as ceil(inputs / batch_size): the corpora here are far below batch_bytes.
+    """
+    workers = int(params.get("workers") or 1)
+    batch_size = int(params.get("batch_size") or 500)
+    batches = math.ceil((n_inputs or 0) / batch_size)
+    return max(1, min(workers, batches))
+
+
+def critical_seconds(stages: dict[str, float], workers: int) -> float:
+    """Stage seconds on the critical path if the batch work were spread evenly over the workers.
+
+    Discovery and the commit run in the flow process while no worker has work; every other stage
+    second is batch work, divided by the workers. The flow's triage and boilerplate reduce (inside
+    `ingest` and `clean`) also run alone in the flow process: dividing them too shortens the path
+    by a fraction of a second and can only overstate the overhead.
+    """
+    serial = sum(stages.get(s, 0.0) for s in SERIAL_STAGES)
+    parallel = sum(stages.values()) - serial
+    return serial + parallel / max(1, workers)
+
+
+def overhead_share(flow_s: float | None, critical_s: float) -> float | None:
+    """Share of the flow time not on the stage functions' critical path."""
+    if not flow_s:
+        return None
+    return (flow_s - critical_s) / flow_s
+
+
+# ---------------------------------------------------------------- scenario rows
+
+
+def proseflow_result(
+    name: str, measured: Measured, output: Path, env: dict[str, str], corpus: str | None
+) -> dict:
     """One scenario's row from a finished `proseflow run --json` and its runs row."""
     summary = parse_summary(measured.stdout)
     row = runs_row(output, summary.get("run_id"), env) if measured.returncode == 0 else {}
     stages = stage_seconds(row, summary)
-    inside = sum(stages.values())
     flow_s = seconds_between(row.get("started_at"), row.get("finished_at"))
+    inputs = summary.get("n_inputs")
+    workers = workers_used(parameters(row), inputs)
+    critical = critical_seconds(stages, workers)
+    share = overhead_share(flow_s, critical)
     result = {
         "scenario": name,
         "description": DESCRIPTIONS[name],
+        "corpus": corpus,
         "returncode": measured.returncode,
         "documents": summary.get("n_documents"),
-        "inputs": summary.get("n_inputs"),
+        "inputs": inputs,
         "skipped": summary.get("n_skipped"),
         "rejects": summary.get("n_rejects"),
         "wall_s": round(measured.wall_s, 3),
         "flow_s": None if flow_s is None else round(flow_s, 3),
         "peak_mib": round(measured.peak_mib, 1),
+        "peak_processes": measured.peak_parts,
+        "workers": workers,
         "stage_seconds": stages,
-        "stage_sum_s": round(inside, 3),
-        "overhead_flow_s": None if flow_s is None else round(flow_s - inside, 3),
-        "overhead_flow_share": None if not flow_s else round((flow_s - inside) / flow_s, 4),
-        "overhead_cmd_share": round((measured.wall_s - inside) / measured.wall_s, 4),
-        "runs_row_stage_seconds": row.get("stage_seconds"),
+        "stage_sum_s": round(sum(stages.values()), 3),
+        "critical_s": round(critical, 3),
+        "overhead_flow_share": None if share is None else round(share, 4),
+        "overhead_wall_share": round((measured.wall_s - critical) / measured.wall_s, 4),
     }
-    if measured.returncode != 0:
-        result["error"] = (measured.stderr or measured.stdout).strip()[-2000:]
-    return result
+    return with_error(result, measured)
 
 
-def naive_result(measured: Measured, n_documents: int) -> dict:
-    """The naive script's row; its own printed compute time stands in for the flow time."""
-    printed = measured.stdout.strip().splitlines()[-1:] or [""]
-    parts = printed[0].split()
-    inner = float(parts[3]) if len(parts) > 3 and parts[1] == "documents" else None
+def loop_result(name: str, measured: Measured, n_documents: int, corpus: str) -> dict:
+    """A naive loop's row; the loop time it prints stands in for the flow time."""
+    documents, inner = parse_loop_output(measured.stdout)
     result = {
-        "scenario": NAIVE,
-        "description": DESCRIPTIONS[NAIVE],
+        "scenario": name,
+        "description": DESCRIPTIONS[name],
+        "corpus": corpus,
         "returncode": measured.returncode,
-        "documents": int(parts[0]) if inner is not None else n_documents,
+        "documents": documents if documents is not None else n_documents,
         "inputs": n_documents,
         "wall_s": round(measured.wall_s, 3),
         "flow_s": inner,
         "peak_mib": round(measured.peak_mib, 1),
     }
-    if measured.returncode != 0:
-        result["error"] = measured.stderr.strip()[-2000:]
+    return with_error(result, measured)
+
+
+def trivial_result(name: str, measured: Measured) -> dict:
+    """The do-nothing flow's row: wall time, and the import and flow-call seconds it prints."""
+    printed = parse_json_line(measured.stdout)
+    result = {
+        "scenario": name,
+        "description": DESCRIPTIONS[name],
+        "corpus": None,
+        "returncode": measured.returncode,
+        "wall_s": round(measured.wall_s, 3),
+        "flow_s": printed.get("flow_s"),
+        "import_s": printed.get("import_s"),
+        "peak_mib": round(measured.peak_mib, 1),
+    }
+    return with_error(result, measured)
+
+
+def with_error(result: dict, measured: Measured) -> dict:
+    """`result` with the command's error tail when it failed or was killed."""
+    if measured.timed_out:
+        result["error"] = f"killed after {measured.wall_s:.0f} s (timeout)"
+    elif measured.returncode != 0:
+        result["error"] = (measured.stderr or measured.stdout).strip()[-2000:]
     return result
+
+
+def median_row(rows: list[dict]) -> dict:
+    """The run with the median wall time (the lower one of an even count), all walls beside it."""
+    ordered = sorted(rows, key=lambda r: (r.get("returncode") != 0, r["wall_s"]))
+    ok = [r for r in ordered if r.get("returncode") == 0]
+    pick = ok[(len(ok) - 1) // 2] if ok else ordered[0]
+    return dict(pick, repeats_wall_s=[r["wall_s"] for r in rows])
+
+
+def failed_row(name: str, error: str) -> dict:
+    """The row of a scenario that could not run at all."""
+    return {"scenario": name, "description": DESCRIPTIONS[name], "corpus": None,
+            "returncode": None, "error": error}  # fmt: skip
+
+
+def timeout_for(n_docs: int) -> float:
+    """Seconds a command on `n_docs` documents may take before it is killed."""
+    return 600 + 0.05 * n_docs  # generous: a shared machine can be several times slower
 
 
 def proseflow_cmd(source: Path, output: Path, *extra: str) -> list[str]:
@@ -355,284 +331,6 @@ def log(message: str) -> None:
     print(f"[bench {datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-# ---------------------------------------------------------------- report
-
-
-def throughput(row: dict) -> float | None:
-    """Inputs handled per second of command wall time."""
-    n = row.get("inputs") or row.get("documents")
-    return n / row["wall_s"] if n and row.get("wall_s") else None
-
-
-def flow_throughput(row: dict) -> float | None:
-    """Inputs handled per second of flow time (naive: its own printed compute time)."""
-    n = row.get("inputs") or row.get("documents")
-    return n / row["flow_s"] if n and row.get("flow_s") else None
-
-
-def with_ratios(rows: list[dict]) -> list[dict]:
-    """Rows with documents/s and ratios to the naive row (time ratio only on the naive corpus)."""
-    naive = next((r for r in rows if r["scenario"] == NAIVE), None)
-    base, base_flow = (throughput(naive), flow_throughput(naive)) if naive else (None, None)
-    out = []
-    for row in rows:
-        row = dict(
-            row,
-            docs_per_s=_round(throughput(row), 1),
-            flow_docs_per_s=_round(flow_throughput(row), 1),
-        )
-        row["throughput_ratio"] = _ratio(throughput(row), base)
-        row["flow_throughput_ratio"] = _ratio(flow_throughput(row), base_flow)
-        same = naive is not None and row.get("inputs") == naive.get("inputs")
-        row["time_ratio"] = _ratio(naive["wall_s"], row.get("wall_s")) if same else None
-        out.append(row)
-    return out
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 2) if a and b else None
-
-
-def _percent(a: float | None, b: float | None) -> float | None:
-    return round(100 * a / b, 1) if a and b else None
-
-
-def _round(x: float | None, digits: int) -> float | None:
-    return None if x is None else round(x, digits)
-
-
-def verdict(
-    key: str, value: float | None, limit: float, higher_is_better: bool, unit: str, failed: str = ""
-) -> dict:
-    """A target's verdict: measured value, limit, whether it is met and by how much it misses."""
-    met = None if value is None else (value >= limit if higher_is_better else value <= limit)
-    if key == "memory_growth":  # the only strict limit
-        met = None if value is None else value < limit
-    miss = None
-    if failed:  # a value from a run that did not finish proves nothing
-        met, miss = False, f"run failed: {failed}"
-    elif met is False:
-        miss = f"{abs(value - limit):.3g}{unit} {'short' if higher_is_better else 'over'}"
-    return {"target": key, "statement": TARGETS[key], "value": value, "limit": limit, "unit": unit,
-            "met": met, "miss": miss}  # fmt: skip
-
-
-def verdicts(rows: list[dict], micro: dict | None) -> list[dict]:
-    """Every target, judged from the scenario rows and the micro-benchmarks."""
-    by = {r["scenario"]: r for r in rows}
-    first, rerun = by.get(SERVER_FIRST, {}), by.get(SERVER_RERUN, {})
-    memory, seeds = by.get(SERVER_MEMORY, {}), by.get(SERVER_SEEDS, {})
-    share = first.get("overhead_flow_share")
-    # Percentages from the measured values, not from the 2-digit ratios of the table.
-    rerun_share = _percent(rerun.get("wall_s"), first.get("wall_s"))
-    growth = _percent(memory.get("peak_mib"), first.get("peak_mib"))
-    growth = None if growth is None else round(growth - 100, 1)
-    share = None if share is None else round(100 * share, 1)
-    out = [
-        verdict("throughput", first.get("throughput_ratio"), 8.0, True, "x", failed(first)),
-        verdict("overhead", share, 10.0, False, "%", failed(first)),
-        verdict("rerun", rerun_share, 10.0, False, "%", failed(first, rerun)),
-        verdict("memory_peak", memory.get("peak_mib"), 1024.0, False, " MiB", failed(memory)),
-        verdict("memory_growth", growth, 30.0, False, "%", failed(first, memory)),
-        verdict("seeds", seeds.get("wall_s"), 4.0, False, " s", failed(seeds)),
-    ]
-    if micro:
-        r = micro["readability"]
-        out.append(verdict("readability_micro", r["speedup"], 10.0, True, "x"))
-        out.append(verdict("readability_stage", r.get("stage_speedup"), 10.0, True, "x"))
-        out.append(verdict("segmenter_micro", micro["segmentation"]["speedup"], 10.0, True, "x"))
-    return out
-
-
-def failed(*rows: dict) -> str:
-    """The scenarios among `rows` whose command exited non-zero, with their exit codes."""
-    return ", ".join(f"{r['scenario']} exit {r['returncode']}" for r in rows if r.get("returncode"))
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
-    return str(value)
-
-
-def _pct(share: float | None) -> str:
-    return "–" if share is None else f"{100 * share:.1f}%"
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
-    """A GitHub markdown table."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += [
-        "| " + " | ".join(_cell(v) if not isinstance(v, str) else v for v in row) + " |"
-        for row in rows
-    ]
-    return lines
-
-
-SCENARIO_HEADERS = (
-    "scenario", "exit", "inputs", "documents", "wall s", "flow s", "docs/s", "x naive docs/s",
-    "naive time / time", "flow docs/s", "x naive (flow)", "peak MiB", "stages s",
-    "overhead % flow", "overhead % wall",
-)  # fmt: skip
-
-
-def scenario_table(rows: list[dict]) -> list[str]:
-    """One line per scenario: times, throughput, ratios, memory and overhead."""
-    body = [
-        (
-            r["scenario"],
-            r.get("returncode"),
-            r.get("inputs"),
-            r.get("documents"),
-            r.get("wall_s"),
-            r.get("flow_s"),
-            r.get("docs_per_s"),
-            r.get("throughput_ratio"),
-            r.get("time_ratio"),
-            r.get("flow_docs_per_s"),
-            r.get("flow_throughput_ratio"),
-            r.get("peak_mib"),
-            r.get("stage_sum_s"),
-            _pct(r.get("overhead_flow_share")),
-            _pct(r.get("overhead_cmd_share")),
-        )  # fmt: skip
-        for r in rows
-    ]
-    return markdown_table(SCENARIO_HEADERS, body)
-
-
-def stage_table(rows: list[dict]) -> list[str]:
-    """Seconds per stage for each proseflow scenario."""
-    body = [
-        (r["scenario"], *(r["stage_seconds"].get(s) for s in STAGES))
-        for r in rows
-        if "stage_seconds" in r
-    ]
-    return markdown_table(("scenario", *STAGES), body)
-
-
-def verdict_table(judged: list[dict]) -> list[str]:
-    """Each target, its measured value and whether it was met."""
-    mark = {True: "met", False: "MISSED", None: "not measured"}
-    body = [
-        (
-            v["statement"],
-            f"{_cell(v['value'])}{v['unit']}",
-            f"{_cell(v['limit'])}{v['unit']}",
-            mark[v["met"]],
-            v["miss"] or "",
-        )  # fmt: skip
-        for v in judged
-    ]
-    return markdown_table(("target", "measured", "limit", "verdict", "missed by"), body)
-
-
-def micro_lines(micro: dict | None) -> list[str]:
-    """The micro-benchmark section."""
-    if not micro:
-        return ["(not run)"]
-    r, s = micro["readability"], micro["segmentation"]
-    rows = [
-        ("readability engine: score_text vs textstat (22 METRICS one by one)", r["docs"],
-         r["engine_ms_per_doc"], r["textstat_ms_per_doc"], r["speedup"], ""),
-        ("readability stage: readability_batch with language detection vs textstat", r["docs"],
-         r.get("stage_ms_per_doc"), r["textstat_ms_per_doc"], r.get("stage_speedup"), ""),
-        ("segmenter: split_sentences vs pysbd", s["docs"], s["segmenter_ms_per_doc"],
-         s["pysbd_ms_per_doc"], s["speedup"],
-         f"{s.get('segmenter_golden', '–')}/48 vs {s.get('pysbd_golden', '–')}/48"),
-    ]  # fmt: skip
-    return markdown_table(("benchmark", "docs", "proseflow ms/doc", "reference ms/doc", "speedup",
-                           "golden rules (exact)"), rows)  # fmt: skip
-
-
-def render_markdown(report: dict) -> str:
-    """The whole report as markdown."""
-    m, v = report["machine"], report["versions"]
-    lines = [
-        f"# proseflow benchmark {report['timestamp']}",
-        "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; "
-        + ", ".join(f"{k} {val}" for k, val in v.items()),
-        f"Corpus: {report['corpus']} x{report['scale']} = {report['n_documents']} documents"
-        f" (memory run: {_cell(report.get('memory_n_documents'))} documents)."
-        f" Prefect server: up in {_cell(report.get('server_startup_s'))} s,"
-        f" peak {_cell(report.get('server_peak_mib'))} MiB (not counted in the rows).",
-        "",
-        "## Scenarios",
-        "",
-        *scenario_table(report["scenarios"]),
-        "",
-        "wall s: the command, process start to exit. flow s: the runs row's finished_at -"
-        " started_at (naive: its own printed loop time). docs/s: inputs / time."
-        " Overhead: time - sum of stage seconds, as a share of that time.",
-        "",
-        "## Seconds per stage",
-        "",
-        *stage_table(report["scenarios"]),
-        "",
-        "## Micro-benchmarks",
-        "",
-        *micro_lines(report.get("micro")),
-        "",
-        "## Targets",
-        "",
-        *verdict_table(report["verdicts"]),
-    ]
-    if report.get("profile"):
-        lines += [
-            "",
-            "## Profile (top functions by own time, all threads)",
-            "",
-            "```",
-            report["profile"],
-            "```",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def machine_info() -> dict:
-    """CPU model, core count and memory of this machine."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory, 1)}
-
-
-def versions() -> dict:
-    """Versions of the pieces the numbers depend on."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for name in ("prefect", "pyarrow", "textstat", "proseflow"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def write_report(report: dict, out: Path) -> list[Path]:
-    """Write the report as bench-<timestamp>.json/.md and latest.json/.md in `out`."""
-    out.mkdir(parents=True, exist_ok=True)
-    text, md = json.dumps(report, indent=2, default=str), render_markdown(report)
-    stamp = report["timestamp"].replace(":", "").replace("-", "")
-    paths = []
-    for stem in (f"bench-{stamp}", "latest"):
-        for suffix, content in ((".json", text), (".md", md)):
-            path = out / f"{stem}{suffix}"
-            path.write_text(content)
-            paths.append(path)
-    return paths
-
-
 # ---------------------------------------------------------------- profile
 
 
@@ -648,11 +346,11 @@ def idle(frame) -> bool:
 
 
 def sample_threads(
-    stop: threading.Event, own: Counter, total: Counter, interval: float = 0.005
+    stop_event: threading.Event, own: Counter, total: Counter, interval: float = 0.005
 ) -> None:
     """Add, every `interval`, the elapsed seconds to each busy thread's leaf (own) and stack."""
     me, last = threading.get_ident(), time.perf_counter()
-    while not stop.wait(interval):
+    while not stop_event.wait(interval):
         # Weighted by the real gap: under GIL contention samples come later than `interval`.
         now = time.perf_counter()
         elapsed, last = now - last, now
@@ -704,105 +402,243 @@ def profile_child(out: Path, argv: list[str]) -> int:
     return code
 
 
-def profile_run(source: Path, output: Path, env: dict[str, str], out: Path) -> str:
-    """Profile one proseflow run (all threads) in a child process; return the profile text."""
+def profile_run(source: Path, output: Path, env: dict[str, str], out: Path, timeout: float) -> str:
+    """Profile one proseflow run's flow process (all threads) in a child; return the text."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--profile-child", str(out), "--",
            "run", str(source), "--output", str(output)]  # fmt: skip
     out.unlink(missing_ok=True)
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    measured = run_measured(cmd, env, timeout)
     if not out.exists():
-        return f"profile failed: {done.stderr.strip()[-500:]}"
+        return f"profile failed: {(measured.stderr or 'timeout').strip()[-500:]}"
     return out.read_text()
 
 
-def profile_first_and_rerun(source: Path, work: Path, env: dict[str, str], out: Path) -> str:
+def profile_first_and_rerun(
+    source: Path, work: Path, env: dict[str, str], out: Path, timeout: float
+) -> str:
     """Profiles of a first run into a fresh output and of its unchanged rerun, written to `out`."""
     output = fresh(work / "out-profile")
-    first = profile_run(source, output, env, out)
-    rerun = profile_run(source, output, env, out)
+    first = profile_run(source, output, env, out, timeout)
+    rerun = profile_run(source, output, env, out, timeout)
     fresh(output)
     text = f"first run (fresh output)\n{first}\n\nunchanged rerun\n{rerun}"
     out.write_text(text)
     return text
 
 
-# ---------------------------------------------------------------- main
+# ---------------------------------------------------------------- textstat-rs
 
 
-def run_scenarios(
-    args: argparse.Namespace, work: Path, corpus: Path, n_docs: int, report: dict
-) -> list[dict]:
-    """Run every scenario in order; return their rows (server facts and profile go to `report`)."""
-    rows = []
-    log(f"naive script on {n_docs} documents")
-    naive_env = base_env(work / "prefect-naive", None)
-    naive_env["NLTK_DATA"] = str(work / "nltk_data")
-    naive = run_measured(
-        [sys.executable, str(NAIVE_SCRIPT), str(corpus), str(work / "naive.parquet")], naive_env
+def textstat_rs_python(venv: Path) -> tuple[Path | None, str]:
+    """A scratch venv's python with textstat-rs, pandas and pyarrow, and textstat-rs's version.
+
+    The venv is made and filled on first use, then reused. Without it: (None, why not).
+    """
+    python = venv / "bin" / "python"
+    version = installed_version(python, "textstat_rs", "textstat-rs")
+    if version:
+        return python, version
+    quiet = ["--quiet", "--disable-pip-version-check"]
+    for step in (
+        [sys.executable, "-m", "venv", str(venv)],
+        [str(python), "-m", "pip", "install", *quiet, *RS_PACKAGES],
+    ):
+        log(f"scratch venv for textstat-rs: {' '.join(step[1:4])} ...")
+        try:
+            done = subprocess.run(step, capture_output=True, text=True, timeout=900)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return None, f"{' '.join(step[1:4])} failed: {exc}"
+        if done.returncode != 0:
+            lines = (done.stderr or done.stdout).strip().splitlines() or ["?"]
+            return None, f"{' '.join(step[1:4])} failed: {lines[-1][:300]}"
+    version = installed_version(python, "textstat_rs", "textstat-rs")
+    return (python, version) if version else (None, "textstat-rs installed but not importable")
+
+
+def installed_version(python: Path, module: str, distribution: str) -> str | None:
+    """The version of `distribution` if `python` can import `module`, pandas and pyarrow."""
+    code = (
+        f"import {module}, pandas, pyarrow; from importlib.metadata import version; "
+        f"print(version({distribution!r}))"
     )
-    rows.append(naive_result(naive, n_docs))
-
-    log("proseflow, embedded API")
-    env = base_env(fresh(work / "prefect-embedded"), None)
-    out = fresh(work / "out-embedded")
-    rows.append(proseflow_result(EMBEDDED, run_measured(proseflow_cmd(corpus, out), env), out, env))
-
-    home = fresh(work / "prefect-server")
-    home.mkdir(parents=True)
-    log("starting a Prefect server")
-    with prefect_server(home) as server:
-        report["server_startup_s"] = round(server.startup_s, 2)
-        log(f"server up on {server.url} in {server.startup_s:.1f} s")
-        env = base_env(home, server.url)
-        out = fresh(work / "out-server")
-        for name in (SERVER_FIRST, SERVER_RERUN):
-            log(f"proseflow, {DESCRIPTIONS[name]}")
-            rows.append(
-                proseflow_result(name, run_measured(proseflow_cmd(corpus, out), env), out, env)
-            )
-        out = fresh(work / "out-workers2")
-        log("proseflow --workers 2")
-        cmd = proseflow_cmd(corpus, out, "--workers", "2")
-        rows.append(proseflow_result(SERVER_WORKERS, run_measured(cmd, env), out, env))
-        out = fresh(work / "out-seeds")
-        log("proseflow seeds/")
-        rows.append(
-            proseflow_result(SERVER_SEEDS, run_measured(proseflow_cmd(SEEDS, out), env), out, env)
+    try:
+        done = subprocess.run(
+            [str(python), "-c", code], capture_output=True, text=True, timeout=120
         )
-        if not args.skip_memory:
-            big = work / f"corpus-x{args.memory_scale}"
-            manifest = build_corpus(corpus_source(args), big, args.memory_scale)
-            report["memory_n_documents"] = manifest["n_documents"]
-            log(f"proseflow at x{args.memory_scale} ({manifest['n_documents']} documents)")
-            out = fresh(work / "out-memory")
-            rows.append(
-                proseflow_result(
-                    SERVER_MEMORY, run_measured(proseflow_cmd(big, out), env), out, env
-                )
-            )
-            fresh(out)  # hundreds of MB nobody reads
-        rows = with_ratios(rows)
-        report["micro"] = None if args.skip_micro else run_micro(args)
-        report["verdicts"] = verdicts(rows, report["micro"])
-        missed = [
-            v for v in report["verdicts"] if v["met"] is False and v["target"] not in MICRO_TARGETS
-        ]
-        if missed and not args.skip_profile:
-            log("a target was missed: profiling a run against the server and its rerun")
-            prof = args.out / f"profile-{report['timestamp'].replace(':', '').replace('-', '')}.txt"
-            args.out.mkdir(parents=True, exist_ok=True)
-            report["profile"] = profile_first_and_rerun(corpus, work, env, prof)
-        report["server_peak_mib"] = round(server.sampler.peak / MIB, 1)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+@dataclass
+class Plan:
+    """What the scenarios run on."""
+
+    args: argparse.Namespace
+    work: Path
+    corpus: Path
+    n_docs: int
+    label: str  # e.g. "x4"
+
+
+def run_loops(plan: Plan) -> list[dict]:
+    """The naive script, then its copy on textstat-rs (installed into a scratch venv)."""
+    work, corpus, n = plan.work, plan.corpus, plan.n_docs
+    log(f"naive script on {n} documents")
+    env = base_env(work / "prefect-naive", None)
+    env["NLTK_DATA"] = str(work / "nltk_data")
+    cmd = [sys.executable, str(NAIVE_SCRIPT), str(corpus), str(work / "naive.parquet")]
+    rows = [loop_result(NAIVE, run_measured(cmd, env, timeout_for(10 * n)), n, plan.label)]
+    if plan.args.skip_textstat_rs:
+        return rows
+    python, version = textstat_rs_python(work / "textstat-rs-venv")
+    if python is None:
+        log(f"textstat-rs row skipped: {version}")
+        return [*rows, failed_row(NAIVE_RS, f"textstat-rs not installed: {version}")]
+    log(f"naive loop on textstat-rs {version}")
+    cmd = [str(python), str(NAIVE_RS_SCRIPT), str(corpus), str(work / "naive-rs.parquet")]
+    row = loop_result(NAIVE_RS, run_measured(cmd, env, timeout_for(10 * n)), n, plan.label)
+    return [*rows, dict(row, textstat_rs_version=version)]
+
+
+def run_no_server(plan: Plan) -> list[dict]:
+    """proseflow with Prefect's temporary API, then the do-nothing flow and seeds/, interleaved."""
+    work, repeats = plan.work, plan.args.start_repeats
+    home = fresh(work / "prefect-embedded")
+    home.mkdir(parents=True)
+    env = base_env(home, None)
+    log("do-nothing flow on an empty PREFECT_HOME (creates Prefect's database; not a row)")
+    first_start = run_measured([sys.executable, str(TRIVIAL_FLOW)], env, START_TIMEOUT)
+    log(f"  {first_start.wall_s:.1f} s; proseflow, no server, {plan.n_docs} documents")
+    out = fresh(work / "out-embedded")
+    measured = run_measured(proseflow_cmd(plan.corpus, out), env, timeout_for(plan.n_docs))
+    rows = [proseflow_result(EMBEDDED, measured, out, env, plan.label)]
+    trivial, seeds = [], []
+    for i in range(repeats):
+        log(f"do-nothing flow and run seeds/, no server ({i + 1}/{repeats})")
+        trivial.append(run_trivial(TRIVIAL_EMBEDDED, env))
+        seeds.append(run_seeds(SEEDS_EMBEDDED, work, env))
+    rows += [median_row(trivial), median_row(seeds)]
+    rows[-2]["first_start_wall_s"] = round(first_start.wall_s, 3)
     return rows
 
 
-def run_micro(args: argparse.Namespace) -> dict:
-    """bench/micro.py on the source corpus."""
-    sys.path.insert(0, str(BENCH))
-    import micro
+def run_with_server(plan: Plan, server: Server, report: dict) -> list[dict]:
+    """Every scenario against the server."""
+    args, work = plan.args, plan.work
+    env = base_env(Path(report["server_home"]), server.url)
+    timeout = timeout_for(plan.n_docs)
+    out = fresh(work / "out-server")
+    rows = []
+    for name in (SERVER_FIRST, SERVER_RERUN):
+        log(f"proseflow, {DESCRIPTIONS[name]}")
+        measured = run_measured(proseflow_cmd(plan.corpus, out), env, timeout)
+        rows.append(proseflow_result(name, measured, out, env, plan.label))
+    log("proseflow --workers 1")
+    out = fresh(work / "out-workers1")
+    measured = run_measured(proseflow_cmd(plan.corpus, out, "--workers", "1"), env, timeout)
+    rows.append(proseflow_result(SERVER_ONE_WORKER, measured, out, env, plan.label))
+    fresh(out)
+    seeds, trivial = [], []
+    for i in range(args.start_repeats):
+        log(f"run seeds/ and the do-nothing flow against the server ({i + 1}/{args.start_repeats})")
+        seeds.append(run_seeds(SEEDS_SERVER, work, env))
+        trivial.append(run_trivial(TRIVIAL_SERVER, env))
+    rows += [median_row(seeds), median_row(trivial)]
+    if not args.skip_memory:
+        rows.append(run_large(plan, env))
+    return rows
 
+
+def run_trivial(name: str, env: dict[str, str]) -> dict:
+    """The do-nothing flow once, in a fresh process."""
+    cmd = [sys.executable, str(TRIVIAL_FLOW)]
+    return trivial_result(name, run_measured(cmd, env, START_TIMEOUT))
+
+
+def run_seeds(name: str, work: Path, env: dict[str, str]) -> dict:
+    """`proseflow run seeds/` once, into a fresh output."""
+    out = fresh(work / "out-seeds")
+    measured = run_measured(proseflow_cmd(SEEDS, out), env, START_TIMEOUT)
+    return proseflow_result(name, measured, out, env, "seeds")
+
+
+def run_large(plan: Plan, env: dict[str, str]) -> dict:
+    """proseflow at --memory-scale against the server (its output is deleted afterwards)."""
+    args, work = plan.args, plan.work
+    big = work / f"corpus-x{args.memory_scale}"
+    manifest = build_corpus(corpus_source(args), big, args.memory_scale)
+    n = manifest["n_documents"]
+    log(f"proseflow at x{args.memory_scale} ({n} documents) against the server")
+    out = fresh(work / "out-large")
+    measured = run_measured(proseflow_cmd(big, out), env, timeout_for(n))
+    row = proseflow_result(SERVER_LARGE, measured, out, env, f"x{args.memory_scale}")
+    fresh(out)  # hundreds of MB nobody reads
+    return row
+
+
+def run_scenarios(plan: Plan, report: dict) -> list[dict]:
+    """Run every scenario in order; return their rows (server facts and profile go to `report`)."""
+    rows = run_loops(plan) + run_no_server(plan)
+    home = fresh(plan.work / "prefect-server")
+    home.mkdir(parents=True)
+    report["server_home"] = str(home)
+    log("starting a Prefect server")
+    try:
+        with prefect_server(home) as server:
+            report["server_startup_s"] = round(server.startup_s, 2)
+            log(f"server up on {server.url} in {server.startup_s:.1f} s")
+            rows += run_with_server(plan, server, report)
+            report["server_peak_mib"] = round(server.sampler.peak / MIB, 1)
+            rows = with_ratios(rows)
+            maybe_profile(plan, server, rows, report)
+    except ServerError as exc:  # no server: its rows say so, the rest of the report stands
+        log(str(exc))
+        names = (SERVER_FIRST, SERVER_RERUN, SERVER_ONE_WORKER, SEEDS_SERVER, TRIVIAL_SERVER)
+        rows = with_ratios(rows + [failed_row(n, str(exc)) for n in names])
+    return rows
+
+
+def maybe_profile(plan: Plan, server: Server, rows: list[dict], report: dict) -> None:
+    """Profile the flow process of a first run and its rerun when a run target is missed."""
+    if plan.args.skip_profile:
+        return
+    missed = [v for v in verdicts(rows, None) if v["met"] is False and v["target"] in RUN_TARGETS]
+    if not missed:
+        return
+    log("a run target was missed: profiling the flow process of a run and its rerun")
+    stamp = report["timestamp"].replace(":", "").replace("-", "")
+    plan.args.out.mkdir(parents=True, exist_ok=True)
+    env = base_env(Path(report["server_home"]), server.url)
+    path = plan.args.out / f"profile-{stamp}.txt"
+    timeout = timeout_for(plan.n_docs)
+    report["profile"] = profile_first_and_rerun(plan.corpus, plan.work, env, path, timeout)
+
+
+def run_stage_cost(args: argparse.Namespace) -> dict:
+    """bench/stages.py in its own processes (each pinned to one CPU)."""
+    log(f"stage cost on one core: {args.stage_docs} documents, {args.stage_repeats} repeats")
+    cmd = [sys.executable, str(STAGES_SCRIPT), "--corpus", str(corpus_source(args)),
+           "--docs", str(args.stage_docs), "--repeats", str(args.stage_repeats)]  # fmt: skip
+    measured = run_measured(cmd, dict(os.environ), 300 + 120 * args.stage_repeats)
+    if measured.returncode != 0:
+        return {"error": (measured.stderr or "timeout").strip()[-1000:] or "failed"}
+    return parse_summary(measured.stdout) or {"error": "no JSON from bench/stages.py"}
+
+
+def run_micro(args: argparse.Namespace) -> dict:
+    """bench/micro.py on the source corpus (a failure there is reported, not raised)."""
+    sys.path.insert(0, str(BENCH))
     log(f"micro-benchmarks on {args.micro_docs} bodies")
-    return micro.run(corpus_source(args), args.micro_docs)
+    try:
+        import micro
+
+        return micro.run(corpus_source(args), args.micro_docs)
+    except Exception as exc:  # another module's breakage must not lose the run's numbers
+        return {"error": f"{type(exc).__name__}: {exc}"[:500]}
 
 
 def corpus_source(args: argparse.Namespace) -> Path:
@@ -810,26 +646,45 @@ def corpus_source(args: argparse.Namespace) -> Path:
     return args.corpus if args.corpus.is_absolute() else (REPO / args.corpus).resolve()
 
 
+# ---------------------------------------------------------------- main
+
+# The full run's settings, and --quick's, for the options left unset.
+FULL = {"scale": 4, "memory_scale": 40, "start_repeats": 3, "stage_docs": 500, "stage_repeats": 3,
+        "micro_docs": 500}  # fmt: skip
+QUICK = {"scale": 1, "memory_scale": 2, "start_repeats": 1, "stage_docs": 100, "stage_repeats": 1,
+         "micro_docs": 100}  # fmt: skip
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="check the bench itself: " + ", ".join(
+                            f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items())
+                        + ", no profile")  # fmt: skip
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="source corpus folder")
-    parser.add_argument(
-        "--scale", type=int, default=4, help="copies of the corpus for the main runs"
-    )
-    parser.add_argument(
-        "--memory-scale", type=int, default=40, help="copies for the peak-memory run"
-    )
+    parser.add_argument("--scale", type=int, help="copies of the corpus for the main runs (4)")
+    parser.add_argument("--memory-scale", type=int, help="copies for the large run (40)")
     parser.add_argument("--skip-memory", action="store_true", help="skip the --memory-scale run")
-    parser.add_argument("--skip-micro", action="store_true", help="skip bench/micro.py")
-    parser.add_argument("--skip-profile", action="store_true", help="never profile, even on a miss")
+    parser.add_argument("--start-repeats", type=int,
+                        help="runs of the do-nothing flow and of seeds/, median kept (3)")  # fmt: skip
+    parser.add_argument("--stage-docs", type=int, help="documents bench/stages.py times (500)")
     parser.add_argument(
-        "--micro-docs", type=int, default=500, help="BBC bodies the micro-benchmarks time"
+        "--stage-repeats", type=int, help="bench/stages.py processes, best kept (3)"
     )
+    parser.add_argument("--micro-docs", type=int, help="BBC bodies bench/micro.py times (500)")
+    parser.add_argument("--skip-micro", action="store_true", help="skip bench/micro.py")
+    parser.add_argument("--skip-textstat-rs", action="store_true", help="skip the textstat-rs row")
+    parser.add_argument("--skip-profile", action="store_true", help="never profile, even on a miss")
     parser.add_argument("--out", type=Path, default=BENCH / "results", help="where reports go")
     parser.add_argument(
         "--work", type=Path, default=BENCH / "work", help="scratch folder (git-ignored)"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.skip_profile = args.skip_profile or args.quick
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -845,6 +700,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    atexit.register(kill_live_children)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     corpus = work / f"corpus-x{args.scale}"
@@ -856,9 +714,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "corpus": str(args.corpus),
         "scale": args.scale,
         "memory_scale": None if args.skip_memory else args.memory_scale,
+        "memory_n_documents": None
+        if args.skip_memory
+        else len(corpus_files(source)) * args.memory_scale,
         "n_documents": manifest["n_documents"],
     }
-    report["scenarios"] = run_scenarios(args, work, corpus, manifest["n_documents"], report)
+    plan = Plan(args, work, corpus, manifest["n_documents"], f"x{args.scale}")
+    rows = run_scenarios(plan, report)
+    report["scenarios"] = rows
+    report["floor"] = start_floor({r["scenario"]: r for r in rows})
+    report["stage_cost"] = run_stage_cost(args)
+    report["micro"] = None if args.skip_micro else run_micro(args)
+    report["verdicts"] = verdicts(rows, report["stage_cost"])
+    report["machine"]["load_average_end"] = load_average()
     paths = write_report(report, args.out)
     print(render_markdown(report))
     log(

@@ -1,11 +1,14 @@
-"""Tests for bench/run.py: the scaled corpus builder and the report writer (no timing)."""
+"""Tests for bench/run.py and its helpers (processes.py, report.py): corpus, parsing, ratios, verdicts,
+the report; no benchmark runs."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
 import json
+import os
 import sys
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,8 @@ def _load_bench():
 
 
 bench = _load_bench()
+import processes  # noqa: E402  (bench/ is on sys.path once run.py is loaded)
+import report  # noqa: E402
 
 
 @pytest.fixture
@@ -78,73 +83,158 @@ def test_copy_lines_differ_for_different_copies(a: int, b: int):
     assert (bench.copy_line(a) == bench.copy_line(b)) == (a == b)
 
 
+STAGES_1S = dict.fromkeys(report.STAGES, 1.0)  # 6 s of stage work, 2 of them serial
+
 ROWS = [
-    {"scenario": "naive", "inputs": 100, "documents": 100, "wall_s": 10.0, "flow_s": 8.0,
-     "peak_mib": 200.0},
-    {"scenario": "server", "inputs": 100, "documents": 98, "wall_s": 2.0, "flow_s": 1.0,
-     "peak_mib": 300.0, "stage_seconds": dict.fromkeys(bench.STAGES, 0.1), "stage_sum_s": 0.6,
-     "overhead_flow_share": 0.4, "overhead_cmd_share": 0.7},
-    {"scenario": "server-rerun", "inputs": 100, "documents": 0, "wall_s": 0.5, "flow_s": 0.25,
-     "peak_mib": 150.0},
-    {"scenario": "server-seeds", "inputs": 1, "documents": 1, "wall_s": 3.0, "flow_s": 1.0,
-     "peak_mib": 250.0},
-    {"scenario": "server-memory", "inputs": 1000, "documents": 1000, "wall_s": 20.0,
-     "flow_s": 18.0, "peak_mib": 360.0},
+    {"scenario": "naive", "corpus": "x4", "returncode": 0, "inputs": 100, "documents": 100,
+     "wall_s": 10.0, "flow_s": 8.0, "peak_mib": 200.0},
+    {"scenario": "embedded", "corpus": "x4", "returncode": 0, "inputs": 100, "documents": 98,
+     "wall_s": 5.0, "flow_s": 3.0, "peak_mib": 400.0},
+    {"scenario": "trivial-flow", "corpus": None, "returncode": 0, "wall_s": 9.0, "flow_s": 8.0,
+     "import_s": 0.8, "peak_mib": 300.0},
+    {"scenario": "seeds", "corpus": "seeds", "returncode": 0, "inputs": 1, "documents": 1,
+     "wall_s": 11.0, "flow_s": 0.5, "peak_mib": 350.0},
+    {"scenario": "server", "corpus": "x4", "returncode": 0, "inputs": 100, "documents": 98,
+     "wall_s": 2.0, "flow_s": 5.0, "peak_mib": 300.0, "workers": 2, "stage_seconds": STAGES_1S,
+     "stage_sum_s": 6.0, "critical_s": 4.0, "overhead_flow_share": 0.2},
+    {"scenario": "server-rerun", "corpus": "x4", "returncode": 0, "inputs": 100, "documents": 0,
+     "wall_s": 0.5, "flow_s": 0.25, "peak_mib": 150.0},
+    {"scenario": "server-seeds", "corpus": "seeds", "returncode": 0, "inputs": 1, "documents": 1,
+     "wall_s": 3.5, "flow_s": 1.0, "peak_mib": 250.0},
+    {"scenario": "server-trivial-flow", "corpus": None, "returncode": 0, "wall_s": 2.5,
+     "flow_s": 1.5, "import_s": 0.8, "peak_mib": 200.0},
+    {"scenario": "server-large", "corpus": "x40", "returncode": 0, "inputs": 1000,
+     "documents": 1000, "wall_s": 12.5, "flow_s": 10.0, "peak_mib": 1600.0,
+     "overhead_flow_share": 0.05,
+     "peak_processes": [{"role": "worker", "pid": 2, "mib": 500.0},
+                        {"role": "main", "pid": 1, "mib": 600.0},
+                        {"role": "worker", "pid": 3, "mib": 500.0}]},
 ]  # fmt: skip
 
+STAGE_COST = {"stage_ms_per_doc": {"clean": 0.2, "readability": 0.3, "statistics": 0.4},
+              "process_stages_ms_per_doc": 0.9, "docs": 500, "repeats": [{}]}  # fmt: skip
 
-def test_ratios_are_relative_to_the_naive_row():
-    rows = {r["scenario"]: r for r in bench.with_ratios(ROWS)}
+
+def _judged(rows=ROWS, stage_cost=STAGE_COST) -> dict[str, dict]:
+    return {v["target"]: v for v in report.verdicts(report.with_ratios(rows), stage_cost)}
+
+
+def test_ratios_are_to_the_naive_docs_per_s_on_the_scaled_corpora_only():
+    rows = {r["scenario"]: r for r in report.with_ratios(ROWS)}
     assert rows["naive"]["throughput_ratio"] == 1.0
     assert rows["server"]["docs_per_s"] == 50.0
     assert rows["server"]["throughput_ratio"] == 5.0  # 50 docs/s against 10
-    assert rows["server"]["flow_throughput_ratio"] == 8.0  # 100 / 1 s against 100 / 8 s
-    assert rows["server"]["time_ratio"] == 5.0  # 10 s against 2 s
-    assert rows["server-seeds"]["time_ratio"] is None  # another corpus: no time ratio
+    assert rows["server-large"]["throughput_ratio"] == 8.0  # 80 docs/s against the same 10
+    assert rows["seeds"]["throughput_ratio"] is None  # one document says nothing about docs/s
+    assert rows["server-rerun"]["throughput_ratio"] is None  # nothing processed
+    assert rows["trivial-flow"]["docs_per_s"] is None
+
+
+def test_a_failed_naive_run_gives_no_ratio():
+    rows = [dict(r, returncode=1) if r["scenario"] == "naive" else r for r in ROWS]
+    assert {r["scenario"]: r for r in report.with_ratios(rows)}["server"][
+        "throughput_ratio"
+    ] is None
 
 
 def test_verdicts_judge_each_target():
-    judged = {v["target"]: v for v in bench.verdicts(bench.with_ratios(ROWS), None)}
-    assert judged["throughput"]["met"] is False and judged["throughput"]["miss"] == "3x short"
-    assert judged["overhead"]["value"] == 40.0 and judged["overhead"]["met"] is False
+    judged = _judged()
+    assert judged["throughput"]["met"] is True and judged["throughput"]["value"] == 5.0
+    assert judged["throughput_embedded"]["value"] == 2.0
+    assert judged["throughput_embedded"]["miss"] == "0.5x short"
+    assert judged["throughput_large"]["met"] is True
+    assert judged["throughput_large"]["note"] == "aim 10x: not reached"
+    assert (
+        judged["memory_large"]["met"] is False and judged["memory_large"]["miss"] == "64 MiB over"
+    )
     assert judged["rerun"]["value"] == 25.0 and judged["rerun"]["met"] is False
-    assert judged["memory_peak"]["met"] is True
-    assert judged["memory_growth"]["value"] == 20.0 and judged["memory_growth"]["met"] is True
-    assert judged["seeds"]["met"] is True
+    assert judged["overhead"]["value"] == 20.0 and judged["overhead"]["met"] is False
+    assert judged["overhead_large"]["value"] == 5.0 and judged["overhead_large"]["met"] is True
+    assert judged["seeds_server"]["met"] is False and judged["seeds_server"]["miss"] == "0.5 s over"
 
 
-def test_memory_growth_is_judged_on_the_measured_peaks_not_rounded_ratios():
-    rows = [dict(r, peak_mib=722.5) if r["scenario"] == "server-memory" else r for r in ROWS]
-    rows = [dict(r, peak_mib=556.9) if r["scenario"] == "server" else r for r in rows]
-    judged = {v["target"]: v for v in bench.verdicts(bench.with_ratios(rows), None)}
-    assert judged["memory_growth"]["value"] == 29.7 and judged["memory_growth"]["met"] is True
+def test_seeds_without_a_server_is_judged_against_the_do_nothing_flow():
+    judged = _judged()
+    assert judged["seeds_embedded"]["value"] == 2.0  # 11 s against a 9 s floor
+    assert judged["seeds_embedded"]["met"] is False
+    faster = [dict(r, wall_s=10.4) if r["scenario"] == "seeds" else r for r in ROWS]
+    assert _judged(faster)["seeds_embedded"]["met"] is True
 
 
-def test_micro_verdicts_cover_the_engine_and_the_whole_stage():
-    micro = {
-        "readability": {"speedup": 12.0, "stage_speedup": 9.5},
-        "segmentation": {"speedup": 40.0},
-    }
-    judged = {v["target"]: v for v in bench.verdicts(bench.with_ratios(ROWS), micro)}
-    assert judged["readability_micro"]["met"] is True
-    assert judged["readability_stage"]["met"] is False
-    assert judged["readability_stage"]["miss"] == "0.5x short"
-    assert judged["segmenter_micro"]["met"] is True
+def test_stage_cost_verdicts():
+    judged = _judged()
+    assert judged["stage_cost"]["value"] == 0.9 and judged["stage_cost"]["met"] is False
+    assert judged["statistics_cost"]["met"] is False and judged["statistics_cost"]["value"] == 0.4
+    broken = _judged(stage_cost={"error": "Traceback ... ImportError"})
+    assert broken["stage_cost"]["met"] is False
+    assert broken["stage_cost"]["miss"] == "run failed: bench/stages.py"
+    assert "stage_cost" not in _judged(stage_cost=None)
 
 
 def test_a_failed_run_misses_its_targets_whatever_it_measured():
-    rows = [dict(r, returncode=1) if r["scenario"] == "server-memory" else r for r in ROWS]
-    judged = {v["target"]: v for v in bench.verdicts(bench.with_ratios(rows), None)}
-    assert judged["memory_peak"]["met"] is False
-    assert judged["memory_peak"]["miss"] == "run failed: server-memory exit 1"
-    assert judged["memory_growth"]["met"] is False and judged["seeds"]["met"] is True
+    rows = [dict(r, returncode=1) if r["scenario"] == "server-large" else r for r in ROWS]
+    judged = _judged(rows)
+    assert judged["overhead_large"]["met"] is False
+    assert judged["overhead_large"]["miss"] == "run failed: server-large exit 1"
+    killed = [dict(r, returncode=None) if r["scenario"] == "server" else r for r in ROWS]
+    assert _judged(killed)["throughput"]["miss"] == "run failed: server did not finish"
+    assert _judged(rows)["seeds_server"]["met"] is False  # unrelated rows keep their verdict
+
+
+def test_targets_not_run_are_not_measured():
+    rows = [r for r in ROWS if r["scenario"] not in ("server-large", "server-seeds")]
+    judged = _judged(rows)
+    assert "memory_large" not in judged  # --skip-memory
+    assert judged["seeds_server"]["met"] is None
+
+
+def test_critical_path_divides_only_the_batch_work_by_the_workers():
+    assert bench.critical_seconds(STAGES_1S, 2) == 4.0  # discover + commit + 4 s / 2
+    assert bench.critical_seconds(STAGES_1S, 1) == 6.0
+    assert bench.overhead_share(5.0, 4.0) == pytest.approx(0.2)
+    assert bench.overhead_share(None, 4.0) is None
+
+
+def test_workers_used_is_one_for_a_single_batch():
+    params = {"workers": 2, "batch_size": 500}
+    assert bench.workers_used(params, 8900) == 2
+    assert bench.workers_used(params, 500) == 1
+    assert bench.workers_used(params, 501) == 2
+    assert bench.workers_used({}, None) == 1
+
+
+def test_start_floor_splits_off_the_temporary_api():
+    floor = report.start_floor({r["scenario"]: r for r in ROWS})
+    assert floor["temporary_api_s"] == 6.5  # 8 s flow call alone, 1.5 s against the server
+    assert floor["temporary_api_share"] == pytest.approx(0.722)
+    assert report.start_floor({})["temporary_api_s"] is None
+
+
+def test_median_row_keeps_one_whole_run_and_every_wall_time():
+    runs = [{"scenario": "seeds", "returncode": 0, "wall_s": w, "flow_s": w / 2} for w in (3, 1, 2)]
+    row = bench.median_row(runs)
+    assert row["wall_s"] == 2 and row["flow_s"] == 1 and row["repeats_wall_s"] == [3, 1, 2]
+    failed = [dict(runs[0], returncode=1, wall_s=0.1), runs[1]]
+    assert bench.median_row(failed)["wall_s"] == 1  # a failed run is not a fast run
+
+
+def test_loop_output_parsing():
+    stdout = "missing: lix,rix\n2225 documents in 10.84 s (205.3 docs/s)\n"
+    assert bench.parse_loop_output(stdout) == (2225, 10.84)
+    assert bench.parse_loop_output("Traceback ...\n") == (None, None)
+    assert bench.parse_loop_output("") == (None, None)
+
+
+def test_json_line_is_the_last_one():
+    assert bench.parse_json_line('log {\n{"flow_s": 1.5}\n') == {"flow_s": 1.5}
+    assert bench.parse_json_line("no json\n") == {}
 
 
 def _report() -> dict:
-    rows = bench.with_ratios(ROWS)
+    rows = report.with_ratios(ROWS)
     return {
         "timestamp": "2026-01-02T03:04:05Z",
-        "machine": {"cpu": "cpu", "cores": 2, "memory_gib": 4.0},
+        "machine": {"cpu": "cpu", "cores": 2, "memory_gib": 4.0, "load_average_start": [2.5, 1, 1]},
         "versions": {"python": "3.11", "prefect": "3.9.1"},
         "corpus": "c",
         "scale": 4,
@@ -152,29 +242,45 @@ def _report() -> dict:
         "memory_n_documents": 1000,
         "n_documents": 100,
         "scenarios": rows,
+        "floor": report.start_floor({r["scenario"]: r for r in rows}),
+        "stage_cost": STAGE_COST,
         "micro": None,
-        "verdicts": bench.verdicts(rows, None),
+        "verdicts": report.verdicts(rows, STAGE_COST),
     }
 
 
 def test_markdown_has_one_row_per_scenario_with_its_ratio():
-    text = bench.render_markdown(_report())
+    text = report.render_markdown(_report())
     table = text.split("## Scenarios")[1].split("\n\n")[1].splitlines()
     assert len(table) == 2 + len(ROWS)
     server = next(line for line in table if line.startswith("| server |"))
     cells = [c.strip() for c in server.strip("|").split("|")]
-    assert cells[bench.SCENARIO_HEADERS.index("x naive docs/s")] == "5"
-    assert cells[bench.SCENARIO_HEADERS.index("overhead % flow")] == "40.0%"
+    assert cells[report.SCENARIO_HEADERS.index("x naive docs/s")] == "5"
+    assert cells[report.SCENARIO_HEADERS.index("overhead % flow")] == "20.0%"
     assert "MISSED" in text and "| met |" in text
+    assert "at start 2.5 / 1.0 / 1.0, at end –" in text
+    assert "6.5 s, 72.2% of the floor" in text
+    assert "300 MiB at x4, 1,600 MiB at x40 (+433.3%)" in text
+    assert "at the large run's peak: main 600 + worker 500 + worker 500 MiB." in text
+
+
+def test_markdown_lists_failures_and_rows_that_did_not_run():
+    written = _report()
+    written["scenarios"] = written["scenarios"] + [
+        bench.failed_row("naive-textstat-rs", "textstat-rs not installed: pip failed: no network")
+    ]
+    text = report.render_markdown(written)
+    assert "| naive-textstat-rs | not run |" in text
+    assert "- `naive-textstat-rs`: textstat-rs not installed: pip failed: no network" in text
 
 
 def test_report_is_written_as_timestamped_and_latest_files(tmp_path: Path):
-    paths = bench.write_report(_report(), tmp_path)
+    paths = report.write_report(_report(), tmp_path)
     assert sorted(p.name for p in paths) == [
         "bench-20260102T030405Z.json", "bench-20260102T030405Z.md", "latest.json", "latest.md",
     ]  # fmt: skip
     assert (
-        json.loads((tmp_path / "latest.json").read_text())["scenarios"][1]["scenario"] == "server"
+        json.loads((tmp_path / "latest.json").read_text())["scenarios"][4]["scenario"] == "server"
     )
     assert (tmp_path / "latest.md").read_text() == (
         tmp_path / "bench-20260102T030405Z.md"
@@ -191,3 +297,30 @@ def test_runs_row_timestamps_give_the_flow_time():
     started, finished = "2026-11-25 08:59:44.985978+00:00", "2026-11-25 08:59:46.822490+00:00"
     assert bench.seconds_between(started, finished) == pytest.approx(1.836512)
     assert bench.seconds_between(None, finished) is None
+
+
+def test_quick_fills_only_the_options_left_unset():
+    quick = bench.parse_args(["--quick", "--scale", "2"])
+    assert (quick.scale, quick.memory_scale, quick.start_repeats) == (2, 2, 1)
+    assert quick.skip_profile
+    full = bench.parse_args([])
+    assert (full.scale, full.memory_scale, full.start_repeats) == (4, 40, 3)
+    assert not full.skip_profile
+
+
+def test_a_command_past_its_timeout_is_killed_with_its_children():
+    import psutil
+
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    code = (
+        f"import subprocess, time; print(subprocess.Popen({sleep!r}).pid, flush=True); "
+        "time.sleep(60)"
+    )
+    measured = processes.run_measured([sys.executable, "-c", code], dict(os.environ), timeout=1.0)
+    assert measured.timed_out and measured.returncode is None
+    assert "main" in {part["role"] for part in measured.peak_parts}
+    grandchild = int(measured.stdout.split()[0])
+    assert measured.wall_s < 15
+    assert not processes.LIVE
+    with suppress(psutil.NoSuchProcess):  # gone, or dead and not yet reaped
+        assert psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE

@@ -1,0 +1,529 @@
+"""The benchmark's report: ratios to the naive script, target verdicts, and the Markdown.
+
+Pure functions over the scenario rows that bench/run.py measures (dicts, one per scenario).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+STAGES = ("discover", "ingest", "clean", "readability", "statistics", "commit")
+
+# Scenario names: the report's row keys.
+NAIVE = "naive"
+NAIVE_RS = "naive-textstat-rs"
+EMBEDDED = "embedded"
+TRIVIAL_EMBEDDED = "trivial-flow"
+SEEDS_EMBEDDED = "seeds"
+SERVER_FIRST = "server"
+SERVER_RERUN = "server-rerun"
+SERVER_ONE_WORKER = "server-workers1"
+SEEDS_SERVER = "server-seeds"
+TRIVIAL_SERVER = "server-trivial-flow"
+SERVER_LARGE = "server-large"
+
+DESCRIPTIONS = {
+    NAIVE: "naive_textstat.py: one loop, textstat per file, pandas to Parquet",
+    NAIVE_RS: "the same loop with textstat-rs (Rust port, inexact; no lix, rix, monosyllabcount)",
+    EMBEDDED: "proseflow run, no server: Prefect's temporary API",
+    TRIVIAL_EMBEDDED: "a do-nothing @flow in a fresh python process, no server (the floor)",
+    SEEDS_EMBEDDED: "proseflow run seeds/ (1 document), no server, fresh output",
+    SERVER_FIRST: "proseflow run against a Prefect server, fresh output",
+    SERVER_RERUN: "same command again on the unchanged corpus (same output)",
+    SERVER_ONE_WORKER: "proseflow run --workers 1 against the server, fresh output",
+    SEEDS_SERVER: "proseflow run seeds/ against the server, fresh output",
+    TRIVIAL_SERVER: "the do-nothing @flow against the server",
+    SERVER_LARGE: "proseflow run at --memory-scale against the server, fresh output",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal the report judges: the statement, its limit and unit, and which side passes."""
+
+    statement: str
+    limit: float
+    unit: str
+    higher_is_better: bool = False
+
+
+TARGETS = {
+    "throughput": Target(
+        "--scale corpus against a server >= 4x the naive script's docs/s", 4.0, "x", True
+    ),
+    "throughput_large": Target(
+        "--memory-scale corpus against a server >= 6x the naive script's docs/s (aim 10x)",
+        6.0, "x", True,
+    ),
+    "memory_large": Target(
+        "peak RSS of all proseflow processes at --memory-scale <= 1.5 GiB", 1536.0, " MiB"
+    ),
+    "throughput_embedded": Target(
+        "--scale corpus, no server (temporary API) >= 2.5x the naive script's docs/s",
+        2.5, "x", True,
+    ),
+    "rerun": Target("unchanged rerun <= 10% of the first run's wall time", 10.0, "%"),
+    "seeds_embedded": Target(
+        "run seeds/, no server: wall time minus the do-nothing flow's <= 1.5 s", 1.5, " s"
+    ),
+    "seeds_server": Target("run seeds/ against a running server <= 3 s wall", 3.0, " s"),
+    "overhead": Target("orchestration overhead <= 10% of flow time, --scale corpus", 10.0, "%"),
+    "overhead_large": Target(
+        "orchestration overhead <= 10% of flow time, --memory-scale corpus", 10.0, "%"
+    ),
+    "stage_cost": Target("clean + readability + statistics <= 0.8 ms/doc on one core", 0.8, " ms"),
+    "statistics_cost": Target("statistics <= 0.35 ms/doc on one core", 0.35, " ms"),
+}  # fmt: skip
+AIMS = {"throughput_large": 10.0}
+RUN_TARGETS = {
+    "throughput",
+    "throughput_large",
+    "throughput_embedded",
+    "overhead",
+    "overhead_large",
+}
+
+
+# ---------------------------------------------------------------- ratios and verdicts
+
+
+def throughput(row: dict) -> float | None:
+    """Inputs handled per second of command wall time."""
+    n = row.get("inputs") or row.get("documents")
+    return n / row["wall_s"] if n and row.get("wall_s") else None
+
+
+def with_ratios(rows: list[dict]) -> list[dict]:
+    """Rows with documents/s and, for runs that processed a scaled corpus, the ratio to the naive
+    script's docs/s.
+
+    The naive script runs on the --scale corpus only: a loop's docs/s does not depend on how many
+    files it reads, so the --memory-scale row is compared with the same docs/s.
+    """
+    naive = next((r for r in rows if r["scenario"] == NAIVE), None)
+    base = throughput(naive) if naive and naive.get("returncode") == 0 else None
+    out = []
+    for row in rows:
+        scaled = row.get("corpus") not in (None, "seeds")  # seeds/ holds one document
+        row = dict(row, docs_per_s=_round(throughput(row), 1) if scaled else None)
+        # A rerun that skips every input says nothing about throughput either.
+        comparable = scaled and row.get("documents")
+        row["throughput_ratio"] = _ratio(throughput(row), base) if comparable else None
+        out.append(row)
+    return out
+
+
+def start_floor(by: dict[str, dict]) -> dict:
+    """What a do-nothing flow costs without a server, and how much of it is the temporary API.
+
+    The temporary API's share is the do-nothing flow call without a server minus the same call
+    against the running server (both after `import prefect`).
+    """
+    alone, served = by.get(TRIVIAL_EMBEDDED, {}), by.get(TRIVIAL_SERVER, {})
+    wall, call, served_call = alone.get("wall_s"), alone.get("flow_s"), served.get("flow_s")
+    api = call - served_call if call is not None and served_call is not None else None
+    return {
+        "trivial_wall_s": wall,
+        "import_prefect_s": alone.get("import_s"),
+        "flow_call_s": call,
+        "flow_call_with_server_s": served_call,
+        "temporary_api_s": _round(api, 3),
+        "temporary_api_share": _round(api / wall, 3) if api is not None and wall else None,
+        "trivial_wall_with_server_s": served.get("wall_s"),
+        "first_start_wall_s": alone.get("first_start_wall_s"),
+    }
+
+
+def verdict(key: str, value: float | None, failed: str = "") -> dict:
+    """A target's verdict: measured value, limit, whether it is met and by how much it misses."""
+    target = TARGETS[key]
+    limit, unit, higher_is_better = target.limit, target.unit, target.higher_is_better
+    met = None if value is None else (value >= limit if higher_is_better else value <= limit)
+    miss = None
+    if failed:  # a value from a run that did not finish proves nothing
+        met, miss = False, f"run failed: {failed}"
+    elif met is False:
+        miss = f"{abs(value - limit):.3g}{unit} {'short' if higher_is_better else 'over'}"
+    aim = AIMS.get(key)
+    note = None
+    if aim is not None and value is not None and not failed:
+        note = f"aim {aim:g}{unit}: {'reached' if value >= aim else 'not reached'}"
+    return {"target": key, "statement": target.statement, "value": value, "limit": limit, "unit": unit,
+            "met": met, "miss": miss, "note": note}  # fmt: skip
+
+
+def verdicts(rows: list[dict], stage_cost: dict | None) -> list[dict]:
+    """Every target, judged from the scenario rows and the stage cost on one core."""
+    by = {r["scenario"]: r for r in rows}
+    first, rerun, large = by.get(SERVER_FIRST, {}), by.get(SERVER_RERUN, {}), by.get(SERVER_LARGE)
+    embedded = by.get(EMBEDDED, {})
+    seeds, trivial = by.get(SEEDS_EMBEDDED, {}), by.get(TRIVIAL_EMBEDDED, {})
+    seeds_server = by.get(SEEDS_SERVER, {})
+    naive = by.get(NAIVE, {})
+    # Percentages from the measured values, not from the 2-digit ratios of the table.
+    rerun_share = _percent(rerun.get("wall_s"), first.get("wall_s"))
+    over_floor = _difference(seeds.get("wall_s"), trivial.get("wall_s"))
+    out = [
+        verdict("throughput", first.get("throughput_ratio"), failed(first, naive)),
+        verdict("throughput_embedded", embedded.get("throughput_ratio"), failed(embedded, naive)),
+        verdict("rerun", rerun_share, failed(first, rerun)),
+        verdict("overhead", _percent(first.get("overhead_flow_share"), 1), failed(first)),
+        verdict("seeds_embedded", over_floor, failed(seeds, trivial)),
+        verdict("seeds_server", seeds_server.get("wall_s"), failed(seeds_server)),
+    ]
+    if large is not None:
+        out += [
+            verdict("throughput_large", large.get("throughput_ratio"), failed(large, naive)),
+            verdict("overhead_large", _percent(large.get("overhead_flow_share"), 1), failed(large)),
+            verdict("memory_large", large.get("peak_mib"), failed(large)),
+        ]
+    if stage_cost is not None:
+        broken = stage_cost.get("error", "")
+        stages = stage_cost.get("stage_ms_per_doc") or {}
+        total = stage_cost.get("process_stages_ms_per_doc")
+        out.append(verdict("stage_cost", total, broken and "bench/stages.py"))
+        out.append(
+            verdict("statistics_cost", stages.get("statistics"), broken and "bench/stages.py")
+        )
+    return out
+
+
+def failed(*rows: dict) -> str:
+    """The scenarios among `rows` that did not run or exited non-zero, with their exit codes."""
+    bad = [r for r in rows if r and r.get("returncode") != 0]
+    return ", ".join(f"{r['scenario']} {_exit(r)}" for r in bad)
+
+
+def _exit(row: dict) -> str:
+    return "did not finish" if row.get("returncode") is None else f"exit {row['returncode']}"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a and b else None
+
+
+def _percent(a: float | None, b: float | None) -> float | None:
+    return round(100 * a / b, 1) if a is not None and b else None
+
+
+def _difference(a: float | None, b: float | None) -> float | None:
+    return round(a - b, 3) if a is not None and b is not None else None
+
+
+def _round(x: float | None, digits: int) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def _loads(loads: list[float] | None) -> str:
+    return "–" if not loads else " / ".join(f"{x:.1f}" for x in loads)
+
+
+def _pct(share: float | None) -> str:
+    return "–" if share is None else f"{100 * share:.1f}%"
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
+    """A GitHub markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += [
+        "| " + " | ".join(_cell(v) if not isinstance(v, str) else v for v in row) + " |"
+        for row in rows
+    ]
+    return lines
+
+
+SCENARIO_HEADERS = (
+    "scenario", "exit", "inputs", "documents", "wall s", "flow s", "docs/s", "x naive docs/s",
+    "peak MiB", "workers", "stages s", "critical s", "overhead % flow",
+)  # fmt: skip
+
+
+def scenario_table(rows: list[dict]) -> list[str]:
+    """One line per scenario: times, throughput, ratio, memory and overhead."""
+    body = [
+        (
+            r["scenario"],
+            _exit_cell(r),
+            r.get("inputs"),
+            r.get("documents"),
+            r.get("wall_s"),
+            r.get("flow_s"),
+            r.get("docs_per_s"),
+            r.get("throughput_ratio"),
+            r.get("peak_mib"),
+            r.get("workers"),
+            r.get("stage_sum_s"),
+            r.get("critical_s"),
+            _pct(r.get("overhead_flow_share")),
+        )  # fmt: skip
+        for r in rows
+    ]
+    return markdown_table(SCENARIO_HEADERS, body)
+
+
+def _exit_cell(row: dict) -> str:
+    if row.get("returncode") is None:
+        return "not run" if "wall_s" not in row else "killed"
+    return str(row["returncode"])
+
+
+def stage_table(rows: list[dict]) -> list[str]:
+    """Seconds per stage for each proseflow scenario (summed over worker processes)."""
+    body = [
+        (r["scenario"], *(r["stage_seconds"].get(s) for s in STAGES))
+        for r in rows
+        if "stage_seconds" in r
+    ]
+    return markdown_table(("scenario", *STAGES), body)
+
+
+def memory_lines(rows: list[dict]) -> list[str]:
+    """Peak memory of the first run against the server and of the large run, and the growth."""
+    by = {r["scenario"]: r for r in rows}
+    small, large = by.get(SERVER_FIRST, {}), by.get(SERVER_LARGE, {})
+    a, b = small.get("peak_mib"), large.get("peak_mib")
+    if a is None or b is None:
+        return []
+    return [
+        f"Peak memory against the server: {_cell(a)} MiB at {small.get('corpus')},"
+        f" {_cell(b)} MiB at {large.get('corpus')} ({100 * (b - a) / a:+.1f}%);"
+        f" at the large run's peak: {peak_parts(large.get('peak_processes'))}."
+    ]
+
+
+def peak_parts(parts: list[dict] | None) -> str:
+    """`main 450 + worker 410 + worker 405 MiB`: each process's share of a peak, largest first."""
+    if not parts:
+        return "–"
+    ordered = sorted(parts, key=lambda p: -p["mib"])
+    return " + ".join(f"{p['role']} {_cell(p['mib'])}" for p in ordered) + " MiB"
+
+
+def error_lines(rows: list[dict]) -> list[str]:
+    """The last line of each failed scenario's error."""
+    lines = []
+    for r in rows:
+        if r.get("error"):
+            last = r["error"].strip().splitlines()[-1][:300] if r["error"].strip() else ""
+            lines.append(f"- `{r['scenario']}`: {last}")
+    return lines
+
+
+def floor_lines(floor: dict | None) -> list[str]:
+    """The start-up floor: the do-nothing flow, and how much of it Prefect's temporary API takes."""
+    if not floor or floor.get("trivial_wall_s") is None:
+        return ["(not measured)"]
+    f = floor
+    return [
+        f"A do-nothing `@flow` in a fresh process without a server takes {_cell(f['trivial_wall_s'])} s"
+        f" wall: `import prefect` {_cell(f['import_prefect_s'])} s, the flow call"
+        f" {_cell(f['flow_call_s'])} s. The same call against the running server takes"
+        f" {_cell(f['flow_call_with_server_s'])} s (whole process {_cell(f['trivial_wall_with_server_s'])} s),"
+        f" so starting and stopping Prefect's temporary API costs about {_cell(f['temporary_api_s'])} s,"
+        f" {_pct(f['temporary_api_share'])} of the floor. The first start on an empty"
+        f" PREFECT_HOME (Prefect creates and migrates its database) took"
+        f" {_cell(f.get('first_start_wall_s'))} s; it is not a row.",
+    ]
+
+
+def stage_cost_lines(cost: dict | None) -> list[str]:
+    """The stage cost on one core."""
+    if not cost:
+        return ["(not run)"]
+    if cost.get("error"):
+        return [f"bench/stages.py failed: {cost['error'].splitlines()[-1][:300]}"]
+    stages = cost["stage_ms_per_doc"]
+    rows = [
+        (cost["docs"], cost.get("ingest_ms_per_doc"), stages.get("clean"), stages.get("readability"),
+         stages.get("statistics"), cost.get("process_stages_ms_per_doc"),
+         cost.get("process_wall_ms_per_doc"))
+    ]  # fmt: skip
+    headers = ("docs", "ingest (read+decode) ms", "clean ms", "readability ms", "statistics ms",
+               "clean+readability+statistics ms", "process wall ms")  # fmt: skip
+    return [
+        *markdown_table(headers, rows),
+        "",
+        f"CPU ms per document, best of {len(cost.get('repeats') or [])} fresh processes pinned to"
+        " one CPU, each timing `tasks.batch.process` on documents it has not seen after a warm-up"
+        " batch of others (the last column is the same call's wall time).",
+    ]
+
+
+def micro_lines(micro: dict | None) -> list[str]:
+    """The micro-benchmark section."""
+    if not micro:
+        return ["(not run)"]
+    if micro.get("error"):
+        return [f"bench/micro.py failed: {micro['error']}"]
+    r, s = micro["readability"], micro["segmentation"]
+    rows = [
+        ("readability engine: score_text vs textstat (22 METRICS one by one)", r["docs"],
+         r["engine_ms_per_doc"], r["textstat_ms_per_doc"], r["speedup"], ""),
+        ("readability stage: readability_batch with language detection vs textstat", r["docs"],
+         r.get("stage_ms_per_doc"), r["textstat_ms_per_doc"], r.get("stage_speedup"), ""),
+        ("segmenter: split_sentences vs pysbd", s["docs"], s["segmenter_ms_per_doc"],
+         s["pysbd_ms_per_doc"], s["speedup"],
+         f"{s.get('segmenter_golden', '–')}/48 vs {s.get('pysbd_golden', '–')}/48"),
+    ]  # fmt: skip
+    return markdown_table(("benchmark", "docs", "proseflow ms/doc", "reference ms/doc", "speedup",
+                           "golden rules (exact)"), rows)  # fmt: skip
+
+
+def verdict_table(judged: list[dict]) -> list[str]:
+    """Each target, its measured value and whether it was met."""
+    mark = {True: "met", False: "MISSED", None: "not measured"}
+    body = [
+        (
+            v["statement"],
+            f"{_cell(v['value'])}{v['unit']}",
+            f"{_cell(v['limit'])}{v['unit']}",
+            mark[v["met"]],
+            "; ".join(x for x in (v["miss"], v.get("note")) if x),
+        )  # fmt: skip
+        for v in judged
+    ]
+    return markdown_table(("target", "measured", "limit", "verdict", "notes"), body)
+
+
+DEFINITIONS = [
+    "wall s: the command, process start to exit. flow s: the runs row's finished_at - started_at"
+    " (naive loops: the loop time they print; the do-nothing flow: its flow call)."
+    " docs/s: inputs / wall s; x naive: divided by the naive script's docs/s in this run."
+    " peak MiB: the summed RSS of the command's process tree (flow, worker processes and, without"
+    " a server, Prefect's temporary API), sampled every 50 ms; the server is not counted."
+    " Repeated rows (trivial flow, seeds) show the run with the median wall time.",
+    "",
+    "Orchestration overhead = (flow s - critical s) / flow s. critical s = discover + commit"
+    " (stage seconds timed in the flow process while no worker has work) + every other stage"
+    " second / workers. Stage seconds are the runs row's `stage_seconds`, summed over worker"
+    " processes; workers = the run's configured workers, 1 when it had a single batch. So the"
+    " overhead is the share of the flow's wall time that evenly spread stage work does not"
+    " explain: Prefect task runs and state changes, worker start-up, waiting on the last batch,"
+    " passing reports. With one worker it is (flow s - stages s) / flow s.",
+]
+
+
+def render_markdown(report: dict) -> str:
+    """The whole report as markdown."""
+    m, v = report["machine"], report["versions"]
+    lines = [
+        f"# proseflow benchmark {report['timestamp']}",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; "
+        + ", ".join(f"{k} {val}" for k, val in v.items())
+        + f". Load average (1, 5, 15 min) at start {_loads(m.get('load_average_start'))},"
+        f" at end {_loads(m.get('load_average_end'))}: above {m['cores']} means other work"
+        " shared the cores, and every time below (overhead included) suffers.",
+        f"Corpus: {report['corpus']} x{report['scale']} = {report['n_documents']} documents"
+        f" (--memory-scale run: {_cell(report.get('memory_n_documents'))} documents)."
+        f" Prefect server: up in {_cell(report.get('server_startup_s'))} s,"
+        f" peak {_cell(report.get('server_peak_mib'))} MiB (not counted in the rows).",
+        "",
+        "## Scenarios",
+        "",
+        *scenario_table(report["scenarios"]),
+        "",
+        *[f"- `{r['scenario']}`: {r.get('description', '')}" for r in report["scenarios"]],
+        "",
+        *DEFINITIONS,
+    ]
+    lines += ["", *memory_lines(report["scenarios"])]
+    errors = error_lines(report["scenarios"])
+    if errors:
+        lines += ["", "Failures:", "", *errors]
+    lines += [
+        "",
+        "## Seconds per stage (summed over worker processes)",
+        "",
+        *stage_table(report["scenarios"]),
+        "",
+        "## Start-up floor",
+        "",
+        *floor_lines(report.get("floor")),
+        "",
+        "## Stage cost on one core (bench/stages.py)",
+        "",
+        *stage_cost_lines(report.get("stage_cost")),
+        "",
+        "## Micro-benchmarks (bench/micro.py)",
+        "",
+        *micro_lines(report.get("micro")),
+        "",
+        "## Targets",
+        "",
+        *verdict_table(report["verdicts"]),
+    ]
+    if report.get("profile"):
+        lines += ["", "## Profile of the flow process (top functions, all threads)", "", "```",
+                  report["profile"], "```"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def machine_info() -> dict:
+    """CPU model, core count and memory of this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory, 1),
+        "load_average_start": load_average(),
+    }
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages: how busy the machine was besides the bench."""
+    with suppress(OSError):
+        return [round(x, 2) for x in os.getloadavg()]
+    return None
+
+
+def versions() -> dict:
+    """Versions of the pieces the numbers depend on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("prefect", "pyarrow", "textstat", "proseflow"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def write_report(report: dict, out: Path) -> list[Path]:
+    """Write the report as bench-<timestamp>.json/.md and latest.json/.md in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    text, md = json.dumps(report, indent=2, default=str), render_markdown(report)
+    stamp = report["timestamp"].replace(":", "").replace("-", "")
+    paths = []
+    for stem in (f"bench-{stamp}", "latest"):
+        for suffix, content in ((".json", text), (".md", md)):
+            path = out / f"{stem}{suffix}"
+            path.write_text(content)
+            paths.append(path)
+    return paths
