@@ -20,7 +20,16 @@ from prefect.utilities.annotations import quote  # run state: not for Prefect to
 
 from flows import reporting
 from flows.run import RunState, Stopwatch
-from flows.stages import BatchReport, ReadReport, discover, process, read, read_stored, read_work
+from flows.stages import (
+    RETRIED,
+    BatchReport,
+    ReadReport,
+    discover,
+    process,
+    read,
+    read_stored,
+    read_work,
+)
 from tasks import catalog, store, triage
 from tasks import stats as stats_stage
 from tasks.config import PipelineConfig
@@ -237,7 +246,7 @@ def commit(state: RunState) -> dict:
     return reporting.summary(state, corpus)
 
 
-@task(name="commit", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@task(name="commit", cache_policy=NO_CACHE, **RETRIED)
 def finalize(state: RunState) -> pa.Table:
     """Order the staged datasets, summarise the corpus and the terms into final files."""
     staging = state.staging

@@ -78,13 +78,25 @@ class BatchReport:
     reasons: Counter = field(default_factory=Counter)  # rejects by reason
 
 
-@task(name="discover", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def worth_retrying(task, task_run, state) -> bool:
+    """Retry a failed task unless its error says retrying cannot help (a full disk)."""
+    try:
+        state.result()
+    except Exception as exc:
+        return getattr(exc, "retryable", True)
+    return True
+
+
+RETRIED = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": worth_retrying}
+
+
+@task(name="discover", cache_policy=NO_CACHE, **RETRIED)
 def discover(sources: list[str], config: PipelineConfig) -> ingest_stage.Discovery:
     """Find every input under the sources; rejects what cannot even be listed."""
     return ingest_stage.discover(sources, config)
 
 
-@task(name="read", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@task(name="read", cache_policy=NO_CACHE, **RETRIED)
 def read(refs: list, config: PipelineConfig, target: BatchTarget, key: str) -> ReadReport:
     """Read, hash and decode one batch of inputs and profile its lines; park it in staging."""
     started = time.perf_counter()
@@ -94,7 +106,7 @@ def read(refs: list, config: PipelineConfig, target: BatchTarget, key: str) -> R
     return ReadReport(parts, unread, n_inputs, time.perf_counter() - started)
 
 
-@task(name="read", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@task(name="read", cache_policy=NO_CACHE, **RETRIED)
 def read_stored(
     output: str, doc_ids: list[str], config: PipelineConfig, target: BatchTarget, key: str
 ) -> ReadReport:
@@ -129,11 +141,12 @@ def park(raw: pa.Table, config: PipelineConfig, target: BatchTarget, key: str) -
 
 def write_work(path: Path, table: pa.Table) -> None:
     """Write a work file whole or not at all (a retry may find a half-written one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with ipc.new_file(tmp, table.schema, options=WORK_OPTIONS) as writer:
-        writer.write_table(table)
-    tmp.replace(path)
+    with store.space_for(path, table.nbytes):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with ipc.new_file(tmp, table.schema, options=WORK_OPTIONS) as writer:
+            writer.write_table(table)
+        tmp.replace(path)
 
 
 def read_work(path: str, rows: list[int] | None = None, columns: list[str] | None = None):
@@ -145,7 +158,13 @@ def read_work(path: str, rows: list[int] | None = None, columns: list[str] | Non
     return table if rows is None else table.take(pa.array(rows, pa.int64()))
 
 
-@task(name="process", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[1])
+@task(
+    name="process",
+    cache_policy=NO_CACHE,
+    retries=1,
+    retry_delay_seconds=[1],
+    retry_condition_fn=worth_retrying,
+)
 def process(
     part: Part,
     rows: list[int],

@@ -1,4 +1,10 @@
-"""The analysts' DuckDB file: views over the Parquet datasets, rebuilt at each commit."""
+"""The analysts' DuckDB file: views over the Parquet datasets, rebuilt at each commit.
+
+Every view but `runs` keeps the rows of runs whose runs row says `completed`, read when the view
+is queried: the files a commit moves into place before its runs row, or those of a commit that was
+killed half-way, never show. Paths are resolved where the catalog file is opened from, so the
+output folder can be moved or copied whole (see `folder_sql`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import os
 
 import pyarrow as pa
 
+from tasks import store
 from tasks.schema import DATASETS
 from tasks.store import Output
 
@@ -35,18 +42,46 @@ VIEWS = {
 }
 
 
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def folder_sql(output: Output) -> str:
+    """SQL for the output folder as seen when a view is read: the folder of the catalog file.
+
+    DuckDB keeps a database's temporary files in `<database file>.tmp` unless told otherwise, so
+    that setting names the folder the catalog was opened from, wherever the output has moved. When
+    it does not end in our file's name (the catalog ATTACHed to another database, a temp_directory
+    set by the user), the absolute path the catalog was built for is used.
+    """
+    temp = "current_setting('temp_directory')"
+    own = _quote(f"/{output.catalog_path.name}.tmp")
+    return f"(CASE WHEN suffix({temp}, {own}) THEN parse_dirpath({temp}) ELSE {_quote(output.root)} END)"
+
+
+def scan_sql(output: Output, dataset: str) -> str:
+    """read_parquet over every file of a dataset, under the folder of `folder_sql`."""
+    return f"read_parquet({folder_sql(output)} || '/{dataset}/**/*.parquet', union_by_name = true)"
+
+
+def completed_sql(output: Output) -> str:
+    """WHERE clause keeping rows of runs with a `completed` runs row."""
+    runs = scan_sql(output, "runs")
+    return f"WHERE run_id IN (SELECT run_id FROM {runs} WHERE status = 'completed')"
+
+
 def _empty_select(schema: pa.Schema, columns: str) -> str:
     casts = ", ".join(f'CAST(NULL AS {DUCKDB_TYPES[f.type]}) AS "{f.name}"' for f in schema)
     return f"SELECT {columns} FROM (SELECT {casts}) WHERE false"
 
 
 def view_sql(output: Output, name: str) -> str:
-    """CREATE VIEW statement for one view, over the dataset's committed files."""
+    """CREATE VIEW statement for one view, over the dataset's files, rows of completed runs only."""
     dataset, columns, clause = VIEWS[name]
     if output.files(dataset):
-        glob = output.path(dataset, "**", "*.parquet").replace("'", "''")
-        body = f"SELECT {columns} FROM read_parquet('{glob}', union_by_name = true) {clause}"
-    else:
+        where = "" if dataset == "runs" else completed_sql(output)
+        body = f"SELECT {columns} FROM {scan_sql(output, dataset)} {where} {clause}".rstrip()
+    else:  # read_parquet fails on a pattern that matches no file
         body = _empty_select(DATASETS[dataset], columns)
     return f'CREATE OR REPLACE VIEW "{name}" AS {body}'
 
@@ -76,3 +111,12 @@ def refresh(output: Output) -> str | None:
         con.close()
     os.replace(tmp, target)
     return str(target)
+
+
+def rebuild(output: Output) -> str | None:
+    """Finish or undo the commits killed runs left (`store.recover`), then refresh the views.
+
+    Call while holding the output's lock, as `proseflow catalog` does.
+    """
+    store.recover(output)
+    return refresh(output)

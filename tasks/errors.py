@@ -29,3 +29,20 @@ class OutputError(ProseflowError):
     """The output folder is missing, unreadable or not a proseflow output."""
 
     exit_code = 2
+
+
+class DiskFullError(ProseflowError):
+    """A write into staging or the output failed because its disk is full (or the quota is used up).
+
+    Retrying cannot help: the same write fails again until space is freed, so the flow must not
+    retry a task that raised it (`retryable = False`). The message names the folder, the free space
+    and what the run needs.
+    """
+
+    exit_code = 1
+    retryable = False
+
+    def __init__(self, message: str, *, folder: str | None = None, free: int | None = None):
+        super().__init__(message)  # only the message in args: pickles across worker processes
+        self.folder = folder
+        self.free = free

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 from pathlib import Path
 
@@ -54,7 +55,9 @@ def assert_same_run(output: Path, summary: dict, undisturbed) -> None:
     runs = pq.read_table(output / "runs").to_pylist()
     assert [r["status"] for r in runs] == ["completed"]
     assert {k: runs[0][k] for k in COUNTS} == {k: expected[k] for k in COUNTS}
-    assert summary["n_inputs"] == summary["n_documents"] + summary["n_rejects"] + summary["n_skipped"]
+    assert (
+        summary["n_inputs"] == summary["n_documents"] + summary["n_rejects"] + summary["n_skipped"]
+    )
 
 
 def fail_once_after(monkeypatch, owner, name: str, error: Exception) -> list:
@@ -92,7 +95,7 @@ def test_discover_retried_after_listing(monkeypatch, tmp_path, undisturbed):
 
 def test_read_retried_after_writing_its_work_file(monkeypatch, tmp_path, undisturbed):
     source = undisturbed[0]
-    error = OSError(28, "No space left on device")
+    error = OSError(errno.EIO, "Input/output error")
     calls = fail_once_after(monkeypatch, stages, "park", error)
     summary = run_flow([str(source)], str(tmp_path / "out"), CONFIG)
     assert len(calls) > 2  # one batch ran twice

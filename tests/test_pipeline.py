@@ -100,10 +100,15 @@ def test_outputs_read_in_one_line_with_pandas_polars_and_duckdb(seed_run):
     import polars as pl
 
     output, _ = seed_run
-    assert len(pd.read_parquet(output / "documents")) == 1
-    assert pl.read_parquet(str(output / "documents" / "**" / "*.parquet")).height == 1
-    glob = str(output / "documents" / "**" / "*.parquet")
-    assert duckdb.execute(f"select count(*) from read_parquet('{glob}')").fetchone()[0] == 1
+    runs = pq.read_table(output / "runs", filters=[("status", "=", "completed")])
+    done = runs["run_id"].to_pylist()
+    assert len(pd.read_parquet(output / "documents", filters=[("run_id", "in", done)])) == 1
+    documents = str(output / "documents" / "**" / "*.parquet")
+    assert pl.read_parquet(documents).filter(pl.col("run_id").is_in(done)).height == 1
+    assert pq.read_table(output / "documents", filters=[("run_id", "in", done)]).num_rows == 1
+    query = f"""select count(*) from read_parquet('{documents}') where run_id in
+        (select run_id from read_parquet('{output}/runs/*.parquet') where status = 'completed')"""
+    assert duckdb.execute(query).fetchone()[0] == 1
 
 
 def test_catalog_views_answer_questions(seed_run):
