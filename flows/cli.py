@@ -381,7 +381,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def _add_catalog(sub) -> None:
     parser = sub.add_parser(
         "catalog",
-        help="rebuild the DuckDB catalog (proseflow.duckdb) of an output",
+        help="finish interrupted commits and rebuild the DuckDB catalog (proseflow.duckdb)",
         description="Rebuild OUTPUT/proseflow.duckdb: views documents (newest per doc_id), documents_all, "
         "rejects, runs, raw (without bytes), corpus_stats and terms over the Parquet files.",
     )
@@ -393,10 +393,11 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     from tasks import catalog, store
 
     output = store.Output.open(args.output, create=False)
-    if not output.local:
-        raise UsageError(f"{output.url}: the DuckDB catalog is built for local outputs only")
     with store.locked(output, "catalog"):
-        print(catalog.refresh(output))
+        path = catalog.rebuild(output)  # finishes or undoes interrupted commits first
+    print(
+        path or f"{output.url}: commits settled; the DuckDB catalog is built for local outputs only"
+    )
     return 0
 
 

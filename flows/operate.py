@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -76,25 +77,55 @@ def cmd_server(args: argparse.Namespace) -> int:
     print(f"proseflow: its state lives in {env['PREFECT_HOME']}")
     print(f"proseflow: point runs at it with: export PREFECT_API_URL={url}")
     print("proseflow: stop it with Ctrl-C", flush=True)
-    process = subprocess.Popen(server_command(args.host, args.port), env=env)
+    with _stop_signals_as_ctrl_c():
+        # Its own session, so a terminal's Ctrl-C (or hangup) reaches proseflow alone and the
+        # server gets exactly one stop signal, from proseflow: uvicorn takes a second SIGINT as
+        # "force quit", skips the app's shutdown and leaves Prefect's services and database
+        # threads to a closing event loop, which prints tracebacks.
+        process = subprocess.Popen(
+            server_command(args.host, args.port), env=env, start_new_session=True
+        )
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            return _stop(process)
+
+
+@contextlib.contextmanager
+def _stop_signals_as_ctrl_c():
+    """SIGTERM and SIGHUP stop proseflow like Ctrl-C, so they stop its server as well."""
+    stop_signals = (signal.SIGTERM, signal.SIGHUP)
+    saved = {sig: signal.signal(sig, _raise_keyboard_interrupt) for sig in stop_signals}
     try:
-        return process.wait()
-    except KeyboardInterrupt:
-        return _stop(process)
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    """A signal handler that stops proseflow as Ctrl-C does."""
+    raise KeyboardInterrupt
 
 
 def _stop(process: subprocess.Popen, timeout: float = 20.0) -> int:
-    """Let the server shut down on its own Ctrl-C; terminate it if it lingers. Exit 0 either way."""
+    """Stop the server with one SIGTERM; kill it if it lingers or on a second Ctrl-C. Exit 0."""
+    # uvicorn shuts down gracefully on SIGTERM (the app's shutdown included) and then ends the
+    # process with the default SIGTERM action: no KeyboardInterrupt unwinding the event loop.
+    process.send_signal(signal.SIGTERM)
     try:
-        process.send_signal(signal.SIGINT)  # a no-op when it already got the terminal's Ctrl-C
         process.wait(timeout=timeout)
-    except KeyboardInterrupt:
-        process.kill()
-    except subprocess.TimeoutExpired:
-        process.terminate()
-        process.wait()
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        _kill_group(process)
     print("proseflow: server stopped", file=sys.stderr)
     return 0
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """Kill the server's whole process group (its session) and reap it."""
+    with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 # ---------------------------------------------------------------- serve

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -13,11 +14,12 @@ import sys
 import time
 import urllib.request
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows import operate, runtime
@@ -77,6 +79,55 @@ def test_serve_needs_a_schedule():
     assert exit_.value.code == 2
 
 
+def _child(code: str) -> subprocess.Popen:
+    """A Python child running CODE in its own session, as `proseflow server` starts Prefect."""
+    return subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+
+
+def test_stop_sends_the_server_one_sigterm_and_no_sigint():
+    child = _child(
+        "import signal, sys, time\n"
+        "def received(sig, frame):\n"
+        "    print(signal.Signals(sig).name, flush=True)\n"
+        "    if sig == signal.SIGTERM:\n"
+        "        sys.exit(0)\n"
+        "signal.signal(signal.SIGINT, received)\n"
+        "signal.signal(signal.SIGTERM, received)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    assert child.stdout.readline() == "ready\n"
+    assert operate._stop(child, timeout=30) == 0
+    assert child.stdout.read() == "SIGTERM\n"
+    assert child.returncode == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_stop_kills_a_server_that_ignores_sigterm_and_its_children():
+    child = _child(
+        "import signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "kid = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "print(kid.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    grandchild = int(child.stdout.readline())
+    assert operate._stop(child, timeout=1) == 0
+    assert child.returncode == -signal.SIGKILL
+    assert _gone(grandchild)
+
+
+def test_sigterm_and_sighup_stop_the_server_command_like_ctrl_c():
+    saved = signal.getsignal(signal.SIGTERM)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        with pytest.raises(KeyboardInterrupt), operate._stop_signals_as_ctrl_c():
+            os.kill(os.getpid(), sig)
+            time.sleep(5)  # cut short by the handler's KeyboardInterrupt
+    assert signal.getsignal(signal.SIGTERM) is saved
+
+
 # ---------------------------------------------------------------- schedules, tags, runners
 
 
@@ -122,6 +173,8 @@ configs = st.builds(
 )
 
 
+# The first config with a language imports the language tables: seconds on a busy machine.
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(configs)
 def test_deployment_parameters_survive_json(config):
     params = runtime.deployment_parameters(["seeds/"], "outputs", config)
@@ -134,7 +187,7 @@ def test_task_runner_follows_workers_and_runner():
     from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
     from prefect_dask import DaskTaskRunner
 
-    assert isinstance(runtime.task_runner(PipelineConfig()), ThreadPoolTaskRunner)
+    assert isinstance(runtime.task_runner(PipelineConfig(workers=1)), ThreadPoolTaskRunner)
     processes = runtime.task_runner(PipelineConfig(workers=2))
     assert isinstance(processes, ProcessPoolTaskRunner) and processes._max_workers == 2
     assert processes.duplicate()._initializer is runtime.quiet_worker
@@ -150,13 +203,15 @@ def test_task_runner_follows_workers_and_runner():
 def test_what_workers_receive_pickles():
     import cloudpickle
 
-    from flows.stages import IngestedBatch, StageResult
+    from flows.stages import BatchReport, BatchTarget, Part, ReadReport
 
     table = pa.table({"doc_id": ["a"], "text": ["Words."]})
-    batch = IngestedBatch("b00000", "/tmp/b00000.arrow", 1, table, Counter({"news": 1}))
-    result = StageResult("b00000", table, None, {"clean": 0.5}, table)
+    part = Part("b00000", "/tmp/b00000.arrow", table, table)
+    read = ReadReport([part], table, 1, 0.5)
+    report = BatchReport("b00000", 1, 0, Counter({"nfc": 1}), table, {"clean": 0.5})
+    target = BatchTarget("run", "fp", "/tmp/staging", datetime.now(UTC))
     config = PipelineConfig(workers=2, boilerplate_patterns=("^Share this",))
-    for value in (batch, result, config, runtime.quiet_worker):
+    for value in (part, read, report, target, config, runtime.quiet_worker):
         assert pickle.loads(cloudpickle.dumps(value)) == value
 
 
@@ -190,39 +245,104 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`proseflow server` on a free loopback port with its own PREFECT_HOME; stopped with Ctrl-C."""
+def _running(pid: int) -> bool:
+    """Whether PID is a live process; a zombie waiting for its parent counts as ended."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _gone(pid: int, timeout: float = 10) -> bool:
+    """Whether PID ends within TIMEOUT seconds."""
+    deadline = time.monotonic() + timeout
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not _running(pid)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is PID, from /proc (empty where there is no /proc)."""
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _start_server(home: Path) -> tuple[subprocess.Popen, str]:
+    """`proseflow server` on a free loopback port with its own PREFECT_HOME, once healthy."""
     if shutil.which("prefect", path=str(Path(sys.executable).parent)) is None:
         pytest.skip("prefect is not installed beside this Python")
-    home = tmp_path_factory.mktemp("server")
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     process = subprocess.Popen(
         [*PROSEFLOW, "server", "--port", str(port)],
         cwd=home,
-        # Schedule every 5 s instead of every 60 s so a served deployment's first run comes soon.
-        env=_clean_env(home, PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="5"),
+        env=_clean_env(
+            home,
+            # Schedule every 5 s instead of every 60 s so a served deployment's first run comes soon.
+            PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="5",
+            # Runs of a 5 s schedule start late on a busy machine, and Prefect 3.9.1 marks a run
+            # Late in a deferred SQLite transaction that fails with "database is locked" (and
+            # logs its traceback) when another write lands between its read and its write.
+            PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED="false",
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
         preexec_fn=_interruptible,
     )
-    deadline = time.monotonic() + 60
+    # Creating a fresh database takes a minute or more on a busy machine.
+    deadline = time.monotonic() + 180
     while not _healthy(url):
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.skip(
-                f"prefect server start did not come up on port {port}: {process.stdout.read()[-500:]}"
-            )
+            output = _kill_server(process)
+            pytest.skip(f"prefect server start did not come up on port {port}: {output[-500:]}")
         time.sleep(0.5)
-    yield url
-    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    return process, url
+
+
+def _kill_server(process: subprocess.Popen) -> str:
+    """Kill `proseflow server` and the Prefect server in its own session; its output."""
+    for session in [process.pid, *_children(process.pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(session, signal.SIGKILL)
+    return process.communicate(timeout=30)[0]
+
+
+def _stopped_cleanly(process: subprocess.Popen, url: str, servers: list[int]) -> None:
+    """A stopped `proseflow server` exits 0 without a traceback and leaves no server behind."""
     output = process.communicate(timeout=30)[0]
     assert process.returncode == 0, output[-1000:]
-    assert "Traceback" not in output
+    assert "Traceback" not in output, output[-3000:]
     assert f"export PREFECT_API_URL={url}" in output
+    assert [pid for pid in servers if not _gone(pid)] == [], "the Prefect server outlived proseflow"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`proseflow server` on a free loopback port with its own PREFECT_HOME; stopped with Ctrl-C."""
+    process, url = _start_server(tmp_path_factory.mktemp("server"))
+    servers = _children(process.pid)
+    yield url
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    _stopped_cleanly(process, url, servers)
+
+
+@pytest.mark.server
+def test_server_stopped_with_sigterm_stops_prefect_too(tmp_path):
+    process, url = _start_server(tmp_path)
+    servers = _children(process.pid)
+    process.send_signal(signal.SIGTERM)  # to proseflow alone, as a service manager does
+    _stopped_cleanly(process, url, servers)
+    assert not _healthy(url)
 
 
 @pytest.fixture
@@ -235,8 +355,9 @@ def client(server):
         yield client_
 
 
-def _proseflow(server: str, tmp_path: Path, *args: str, timeout: float = 90) -> dict:
+def _proseflow(server: str, tmp_path: Path, *args: str, timeout: float = 300) -> dict:
     """Run `proseflow run ... --json` against the server; its summary."""
+    # TIMEOUT only guards against a hang: 60 documents take over 90 s on a busy 2-CPU machine.
     env = _clean_env(tmp_path, PREFECT_API_URL=server)
     done = subprocess.run(
         [*PROSEFLOW, "run", *args, "--json"],
@@ -269,15 +390,7 @@ def test_run_against_a_server_records_batch_tasks_tags_and_artifacts(server, cli
     task_runs = client.read_task_runs(flow_run_filter=only_this)
     # A task run is named after its task plus Prefect's "-<n>" suffix.
     names = {t.name.rsplit("-", 1)[0] for t in task_runs}
-    assert {
-        "ingest [1/1]",
-        "batch [1/1]",
-        "clean [1/1]",
-        "readability [1/1]",
-        "statistics [1/1]",
-        "commit",
-    } <= names
-    assert len(task_runs) < 12
+    assert names == {"discover", "read [1/1]", "process [1/1]", "commit"}
     assert all(t.state.is_completed() for t in task_runs)
     artifacts = client.read_artifacts(
         artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
@@ -317,7 +430,8 @@ def test_serve_runs_on_its_schedule_and_pauses_on_stop(server, client, tmp_path)
     deployment = None
     try:
         completed = []
-        deadline = time.monotonic() + 75
+        # A run takes seconds, but over a minute to come round on a busy 2-CPU machine.
+        deadline = time.monotonic() + 240
         while not completed and time.monotonic() < deadline and process.poll() is None:
             time.sleep(2)
             deployment = deployment or _deployment(client, f"proseflow/{name}")
@@ -328,7 +442,7 @@ def test_serve_runs_on_its_schedule_and_pauses_on_stop(server, client, tmp_path)
                     for r in client.read_flow_runs(deployment_filter=only)
                     if r.state.is_completed()
                 ]
-        assert completed, "no scheduled run completed within 75 s"
+        assert completed, "no scheduled run completed within 240 s"
         assert "seeds" in completed[0].tags
         assert completed[0].parameters["config"] == PipelineConfig().to_dict()
     finally:
