@@ -24,7 +24,7 @@ def prefect_harness():
     """One embedded Prefect API for every flow-level test of the session."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=90):
+    with prefect_test_harness(server_startup_timeout=300):
         yield
 
 
