@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import glob
 import json
 import os
@@ -22,7 +24,8 @@ QUIET_ENV = {
     "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
     "PREFECT_LOGGING_LOG_PRINTS": "false",
 }
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process Ctrl-C ended
+EXIT_TERMINATED = 143  # 128 + SIGTERM (flows.runtime.Terminated)
 
 DESCRIPTION = """\
 proseflow turns text documents (news articles, one per file, or records in JSONL/CSV/Parquet)
@@ -36,6 +39,10 @@ examples:
   proseflow run 'news/**/*.md' --output out  a glob
   proseflow runs --output out                what ran, when, with which fingerprint
   proseflow reprocess --verify --output out  recompute and compare every stored value
+
+exit codes:
+  0 success, 1 failure, 2 usage error, 3 output locked by another run,
+  130 interrupted (Ctrl-C), 143 terminated (SIGTERM); an interrupted run is recorded as failed
 """
 
 
@@ -53,12 +60,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProseflowError as exc:
         print(f"proseflow: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("proseflow: interrupted; nothing of this run was committed", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        return interrupted(exc)
     except Exception as exc:  # the last line of defence: no traceback reaches the user
         print(f"proseflow: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+
+
+def interrupted(exc: KeyboardInterrupt) -> int:
+    """One line for Ctrl-C or SIGTERM, and the exit code a shell gives a process the signal ended."""
+    code = getattr(exc, "exit_code", EXIT_INTERRUPTED)
+    what = "terminated (SIGTERM)" if code == EXIT_TERMINATED else "interrupted"
+    print(f"proseflow: {what}; nothing of this run was committed", file=sys.stderr)
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -250,14 +264,28 @@ def check_sources(sources: Sequence[str]) -> None:
 def execute(
     sources: list[str], output: str, config: PipelineConfig, from_raw: str | None = None
 ) -> dict:
-    """Run the flow in this process and return its summary."""
-    from flows.console import hide_tracebacks
+    """Run the flow in this process, against the configured or a temporary API; its summary.
+
+    Ctrl-C and SIGTERM stop it cleanly: the run is recorded as failed, its workers and its
+    temporary API end, and the console shows the one line `main` prints.
+    """
+    from flows.console import hide_tracebacks, silenced_while
     from flows.run import preload_lexicons
-    from flows.runtime import run_flow
+    from flows.runtime import keep_sigterm_handler, prefect_api, run_flow, stop_signals
 
     hide_tracebacks()
-    preload_lexicons()
-    return run_flow(sources, output, config, from_raw)
+    # The interpreter's last collection would walk everything the run loaded (seconds on a busy
+    # machine) only to free memory the process is about to give back anyway.
+    atexit.register(gc.freeze)
+    # The API server starts before any other thread: it is forked from this one.
+    with (
+        stop_signals() as stops,
+        silenced_while(lambda: stops.raised),
+        prefect_api(),
+        keep_sigterm_handler(),
+    ):
+        preload_lexicons()
+        return run_flow(sources, output, config, from_raw)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -1,9 +1,16 @@
-"""How a flow run executes: its task runner, its tags, and the deployment that schedules it."""
+"""How a flow run executes: its task runner, its tags, its Prefect API, how it stops, its deployment."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
 import signal
-from collections.abc import Sequence
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
@@ -11,6 +18,18 @@ from tasks.config import PipelineConfig
 from tasks.errors import UsageError
 
 TAG_PREFIX = "proseflow-"
+# Prefect waits 20 s for its temporary API; on a busy machine it takes longer than that to start.
+API_STARTUP_SECONDS = 90
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# pydantic's compiled core turns any exception a Python callback raises into its own error.
+CALLBACK_WRAPPERS = ("pydantic", "pydantic_core")
+# A worker's batch runs the code of these packages; an exception raised there ends the batch.
+STAGE_MODULES = ("flows", "tasks")
+# The function of Prefect's process pool that runs a task in a worker (Prefect 3.9).
+TASK_IN_WORKER = "_run_task_in_subprocess"
+# The flow process's request to stop a batch: ignored by default, so harmless to a worker that
+# has not yet installed its handler.
+STOP_BATCH = signal.SIGURG
 
 
 def task_runner(config: PipelineConfig):
@@ -18,7 +37,7 @@ def task_runner(config: PipelineConfig):
     if config.runner == "dask":
         return dask_runner(config)
     if config.runner == "process" or config.workers > 1:
-        return ProcessPoolTaskRunner(max_workers=config.workers, initializer=quiet_worker)
+        return ProcessPool(max_workers=config.workers, initializer=quiet_worker)
     return ThreadPoolTaskRunner(max_workers=1)
 
 
@@ -40,9 +59,174 @@ def dask_runner(config: PipelineConfig):
     return DaskTaskRunner(cluster_kwargs=cluster)
 
 
+class ProcessPool(ProcessPoolTaskRunner):
+    """Prefect's process pool, whose cancel_all stops the batches in flight instead of awaiting them.
+
+    Prefect's waits for every batch already handed to a worker (the running ones and two more),
+    which on a busy machine kept a stopped run alive for minutes. This one asks the workers to
+    stop their batches until they have none left, then waits as Prefect's does, so no batch
+    writes afterwards.
+    """
+
+    def cancel_all(self) -> None:
+        if self._executor is None:
+            return super().cancel_all()
+        cancelled = threading.Event()
+        ask = threading.Thread(target=stop_batches, args=(cancelled,), name="proseflow-stop")
+        ask.start()
+        try:
+            super().cancel_all()
+        finally:
+            cancelled.set()
+            ask.join()
+
+
+def stop_batches(until: threading.Event, every: float = 0.1) -> None:
+    """Ask every worker process, every EVERY seconds until UNTIL is set, to stop its batch."""
+    import multiprocessing
+
+    while not until.wait(every):
+        for worker in multiprocessing.active_children():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, STOP_BATCH)
+
+
+class BatchStopped(KeyboardInterrupt):
+    """Raised in a worker's batch when the flow process stops its run.
+
+    An interrupt, so that no per-document `except Exception` turns it into a reject row. It leaves
+    the worker as StoppedBatch, an Exception: Prefect's pool hands a task's outcome over in the
+    executor's management thread, which an interrupt would end, leaving every batch unwatched.
+    """
+
+    def __reduce__(self):
+        return StoppedBatch, self.args
+
+
+class StoppedBatch(Exception):
+    """A batch that the flow process stopped, as the flow process sees it."""
+
+
+# Set in a worker once the flow process asked it to stop: its console falls silent, as the flow
+# process reports the stop in one line.
+stopping = threading.Event()
+
+
 def quiet_worker() -> None:
-    """Leave Ctrl-C to the flow process, so N workers print no KeyboardInterrupt tracebacks."""
+    """Leave Ctrl-C and SIGTERM to the flow process, stop batches when asked, end with the flow.
+
+    A worker whose flow process was killed ends within a second instead of waiting forever for
+    its next batch. Like the flow process, it prints log lines without tracebacks.
+    """
+    from multiprocessing.util import Finalize
+
+    from flows.console import hide_tracebacks, silence_when
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(STOP_BATCH, stop_batch)
+    hide_tracebacks()
+    silence_when(stopping.is_set)
+    # The last exit step, once its queues are flushed: the interpreter's teardown (collecting
+    # the word lists and models) takes seconds on a busy machine, and the flow process waits.
+    Finalize(None, os._exit, args=(0,), exitpriority=-100)
+    watch = threading.Thread(
+        target=exit_when_orphaned, args=(os.getppid(),), name="proseflow-orphan", daemon=True
+    )
+    watch.start()
+
+
+def stop_batch(signum: int, frame) -> None:
+    """Stop the task this worker runs, where it can stop; elsewhere wait for the next request.
+
+    Anywhere in a task, not only in its batch's code: the tasks queued to this worker would
+    otherwise each spend a second or two setting up with Prefect before stopping.
+    """
+    stopping.set()
+    if in_task(frame) and not in_modules(frame, CALLBACK_WRAPPERS):
+        raise BatchStopped("the flow process stopped the run")
+
+
+def in_task(frame) -> bool:
+    """Whether FRAME runs a task: a batch's code, or Prefect's own around it."""
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").partition(".")[0] in STAGE_MODULES:
+            return True
+        if frame.f_code.co_name == TASK_IN_WORKER and frame.f_globals.get("__name__") == (
+            "prefect.task_runners"
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def exit_when_orphaned(parent: int, every: float = 1.0) -> None:
+    """End this process as soon as PARENT is no longer its parent process."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that a run records itself on the way out."""
+
+    exit_code = 143  # 128 + SIGTERM, what a shell reports for a process SIGTERM ended
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[StopSignals]:
+    """Ctrl-C and SIGTERM raise StopSignals' exceptions in the block.
+
+    A signal that whoever started proseflow ignores (or handles itself) stays so.
+    """
+    stops = StopSignals()
+    saved = {}
+    for sig, default in (
+        (signal.SIGINT, signal.default_int_handler),
+        (signal.SIGTERM, signal.SIG_DFL),
+    ):
+        if signal.getsignal(sig) is default:
+            saved[sig] = signal.signal(sig, stops.handle)
+    try:
+        yield stops
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+class StopSignals:
+    """Raises KeyboardInterrupt for Ctrl-C and Terminated for SIGTERM, where nothing swallows them.
+
+    pydantic's compiled core turns an exception raised in a Python callback into its own error:
+    raised there, the interrupt would reach the flow as a serialization error, so the handler
+    lets the callback finish and has the signal delivered again. A second signal, once the
+    first one was raised, stops at once; the next run records the run and clears what it left.
+    """
+
+    RETRY_SECONDS = 0.02
+
+    def __init__(self) -> None:
+        self.raised = False
+
+    def handle(self, signum: int, frame) -> None:
+        if not self.raised and in_modules(frame, CALLBACK_WRAPPERS):
+            threading.Timer(self.RETRY_SECONDS, self.deliver_again, (signum,)).start()
+            return
+        self.raised = True
+        raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+
+    def deliver_again(self, signum: int) -> None:
+        if not self.raised:
+            signal.pthread_kill(threading.main_thread().ident, signum)
+
+
+def in_modules(frame, packages: tuple[str, ...]) -> bool:
+    """Whether FRAME or a frame that called it runs code of one of PACKAGES."""
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").partition(".")[0] in packages:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def run_tags(sources: Sequence[str], from_raw: str | None = None) -> list[str]:
@@ -64,6 +248,221 @@ def run_flow(
     flow = pipeline.with_options(task_runner=task_runner(config))
     with tags(*run_tags(sources, from_raw)):
         return flow(sources=sources, output=output, config=config, from_raw=from_raw)
+
+
+@contextlib.contextmanager
+def prefect_api() -> Iterator[str]:
+    """The configured Prefect API or, without one, a temporary API of this process for the block.
+
+    Prefect's own temporary API shares the terminal's process group, so Ctrl-C stopped it before
+    the flow could record the interrupted run; a killed run left it running; and every worker
+    process started one more. This one runs in its own session, ends with this process, serves the
+    workers too, and stops only after the run's last logs and events have reached it.
+    """
+    from prefect.settings import (
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        get_current_settings,
+        temporary_settings,
+    )
+
+    settings = get_current_settings()
+    if settings.api.url or not settings.server.ephemeral.enabled:
+        yield settings.api.url or ""
+        return
+    api = TemporaryApi()
+    # No one watches the heartbeats of a run whose API ends with it; the engine waits for them.
+    no_heartbeats = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    try:
+        api.start(max(API_STARTUP_SECONDS, settings.server.ephemeral.startup_timeout_seconds))
+        with api_url_everywhere(api.url), temporary_settings(updates=no_heartbeats):
+            yield api.url
+    finally:
+        flush_to_api()
+        api.stop()
+
+
+@contextlib.contextmanager
+def api_url_everywhere(url: str) -> Iterator[None]:
+    """PREFECT_API_URL=URL for every thread and context of this process, and for its children.
+
+    Prefect's background threads read the process-wide settings, not the caller's context: with
+    the URL in the caller's context alone, they would start yet another temporary API.
+    """
+    import prefect.context
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    previous, settings = os.environ.get("PREFECT_API_URL"), prefect.context.GLOBAL_SETTINGS_CONTEXT
+    os.environ["PREFECT_API_URL"] = url
+    prefect.context.refresh_global_settings_context()
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield
+    finally:
+        if previous is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous
+        prefect.context.GLOBAL_SETTINGS_CONTEXT = settings  # rebuilding it takes a second
+
+
+class TemporaryApi:
+    """Prefect's API server (uvicorn, in-process database) as a child this process owns."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self.port = 0
+        self.log = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def start(self, timeout: float) -> None:
+        """Start the server and wait until it answers; a ProseflowError when it does not."""
+        import tempfile
+
+        # Its tracebacks stay off the terminal; stop() closes it.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115
+        deadline = time.monotonic() + timeout
+        while True:
+            self.port = free_port()
+            self.process = spawn_api(self.port, self.log)
+            if wait_healthy(self.process, self.url, deadline):
+                return
+            # 3: uvicorn could not bind, someone took the port meanwhile
+            if self.process.poll() != 3 or time.monotonic() > deadline:
+                raise self.start_error(timeout)
+
+    def start_error(self, timeout: float):
+        from tasks.errors import ProseflowError
+
+        code = self.process.poll() if self.process else None
+        ended = "did not answer" if code is None else f"exited with code {code}"
+        self.log.seek(0)
+        last = (self.log.read().decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+        return ProseflowError(
+            f"the temporary Prefect API {ended} within {timeout:.0f} s ({last[:300]}); start a "
+            "server with `proseflow server` and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the server with SIGTERM (a clean database shutdown); kill it if it lingers."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.log is not None:
+            self.log.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def spawn_api(port: int, log) -> subprocess.Popen:
+    """Prefect's temporary API command, in a session of its own and tied to this process."""
+    import prefect
+    from prefect.settings import get_current_settings
+
+    command = [
+        *(sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent)),
+        *("--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1"),
+        *("--port", str(port), "--log-level", "error", "--lifespan", "on"),
+    ]
+    env = {
+        **os.environ,
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+        **get_current_settings().to_environment_variables(exclude_unset=True),
+    }
+    # Its own session keeps the terminal's Ctrl-C away from it: the flow process still has an
+    # API to record the interrupted run in, and stops the server itself afterwards.
+    return subprocess.Popen(
+        command,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+        preexec_fn=ended_with_this_process(),
+    )
+
+
+def ended_with_this_process() -> Callable[[], None] | None:
+    """A preexec_fn that has Linux send the child SIGTERM when this process dies, even by SIGKILL.
+
+    The kernel watches the thread that starts the child: start it from the main thread.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+    return preexec
+
+
+def wait_healthy(process: subprocess.Popen, url: str, deadline: float) -> bool:
+    """Poll URL/health until it answers 200 (True), the process ends or the deadline passes."""
+    import urllib.error
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            with opener.open(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def flush_to_api(timeout: float = 3.0) -> None:
+    """Send Prefect's queued run logs and events to the API before it stops."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (APILogWorker, EventsWorker):
+        with contextlib.suppress(Exception):
+            service.drain_all(timeout=timeout)
+
+
+@contextlib.contextmanager
+def keep_sigterm_handler() -> Iterator[None]:
+    """Have Prefect's flow engine keep this process's SIGTERM handler while a run is in the block.
+
+    The engine swaps in its own during a run, for runners that cancel deployment runs (which a
+    command-line run has none of). Its handler raises TerminationSignal wherever the main thread
+    is, inside pydantic too, which turns it into a serialization error: the flow would not see
+    an interruption, and the run would not be recorded as one.
+    """
+    from prefect.utilities import engine
+
+    handler = signal.getsignal(signal.SIGTERM)
+    if not callable(handler) or not hasattr(engine, "_prefect_sigterm_handler"):
+        yield
+        return
+    prefects = engine._prefect_sigterm_handler
+    engine._prefect_sigterm_handler = handler
+    try:
+        yield
+    finally:
+        engine._prefect_sigterm_handler = prefects
 
 
 def deployment_parameters(sources: Sequence[str], output: str, config: PipelineConfig) -> dict:

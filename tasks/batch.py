@@ -156,9 +156,8 @@ def process(work: pa.Table, boilerplate: pa.Table, config: PipelineConfig) -> Pr
     rejects = concat_rejects(rejects, errors)
     seconds["readability"] = _lap(started)
     started = time.perf_counter()
-    table, errors = isolate_failures(stats.statistics_batch, table, config)
+    (table, terms), errors = isolate_failures(stats.statistics_batch, table, config)
     rejects = concat_rejects(rejects, errors)
-    terms = stats.terms_partial(table, config)
     seconds["statistics"] = _lap(started)
     return Processed(table, rejects, terms, seconds)
 

@@ -263,8 +263,14 @@ def hyphenation(lang: str) -> Hyphenation | None:
 
 _NONCONTRACTION_APOSTROPHE = re.compile(r"'(?![tsd]|ve|ll|re)")
 _PUNCTUATION_BUT_APOSTROPHE = re.compile(r"[^\w\s']")
+# The ASCII characters _PUNCTUATION_BUT_APOSTROPHE removes, for bytes.translate.
+_ASCII_PUNCTUATION = bytes(i for i in range(128) if _PUNCTUATION_BUT_APOSTROPHE.match(chr(i)))
 
 
 def strip_punctuation(text: str) -> str:
     """textstat's remove_punctuation(text, rm_apostrophe=False): contractions keep apostrophes."""
-    return _PUNCTUATION_BUT_APOSTROPHE.sub("", _NONCONTRACTION_APOSTROPHE.sub("", text))
+    if "'" in text:
+        text = _NONCONTRACTION_APOSTROPHE.sub("", text)
+    if text.isascii():  # the same characters go, removed by one C-level pass over the bytes
+        return text.encode("ascii").translate(None, _ASCII_PUNCTUATION).decode("ascii")
+    return _PUNCTUATION_BUT_APOSTROPHE.sub("", text)

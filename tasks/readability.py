@@ -28,9 +28,8 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections import Counter
 from dataclasses import dataclass, replace
-from itertools import filterfalse
+from functools import cache
 from typing import Any
 
 import pyarrow as pa
@@ -157,7 +156,7 @@ class Language:
     def learn(self, tokens: set[str]) -> None:
         """Cache the packed facts of every word in `tokens` not seen before."""
         words = self.words
-        for token in filterfalse(words.__contains__, tokens):
+        for token in tokens.difference(words):
             words[token] = self.facts(token)
 
     def facts(self, token: str) -> int:
@@ -242,7 +241,7 @@ def count(text: str, lang: Language) -> Counts:
     first = sum(facts[:LINSEAR_WORDS])
     prefix = _linsear_prefix(tokens, len(words))
     return Counts(
-        n_chars=sum(map(len, tokens)),
+        n_chars=len("".join(tokens)),
         n_letters=total["letters"],
         n_tokens=len(tokens),
         n_words=len(words),
@@ -318,7 +317,8 @@ def text_standard(s: Scores) -> float:
         "gunning_fog",
     ):
         grade += _grades(s[name])
-    consensus = float(Counter(grade).most_common(1)[0][0])
+    # The most frequent grade, the first of them on a tie (as Counter.most_common(1) picks it).
+    consensus = float(max(grade, key=grade.count))
     return float(max(1, min(consensus, 18)))
 
 
@@ -501,19 +501,28 @@ def published_scores(text: str, c: Counts, lang: Language) -> Scores:
 def _nulls_applied(scores: Scores, c: Counts, lang: Language) -> Scores:
     """Null every score undefined for this document or language (see the module docstring)."""
     defined = c.n_words > 0 and c.n_sentences > 0
-    out: Scores = {}
-    for name in schema.READABILITY_COLUMNS:
-        only = LANGUAGE_ONLY.get(name)
-        if only is not None:
-            ok = defined and lang.code == only and (lang.scorable or name == "osman")
-        elif name == "reading_time":
-            ok = True
-        elif name in LANGUAGE_FREE:
-            ok = defined
-        else:
-            ok = lang.scorable and defined
-        out[name] = scores[name] if ok else None
-    return out
+    kept = _kept_columns(lang.code, lang.scorable, defined)
+    return {name: scores[name] if keep else None for name, keep in kept}
+
+
+@cache
+def _kept_columns(code: str | None, scorable: bool, defined: bool) -> tuple[tuple[str, bool], ...]:
+    """(column, whether its score is kept) for every readability column, in schema order."""
+    return tuple(
+        (name, _is_kept(name, code, scorable, defined)) for name in schema.READABILITY_COLUMNS
+    )
+
+
+def _is_kept(name: str, code: str | None, scorable: bool, defined: bool) -> bool:
+    """Whether a score has a value for a document (`defined`: it has words and sentences)."""
+    only = LANGUAGE_ONLY.get(name)
+    if only is not None:
+        return defined and code == only and (scorable or name == "osman")
+    if name == "reading_time":
+        return True
+    if name in LANGUAGE_FREE:
+        return defined
+    return scorable and defined
 
 
 def score_text(text: str, locale: str | None, mode: str = "textstat") -> Scores:

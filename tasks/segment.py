@@ -12,26 +12,38 @@ import re
 PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 
 # A terminator run, the closing quotes/brackets that belong to it, then whitespace or the end.
+# The leading lookahead rejects every other character in one step (most of the text). A run
+# that fails to match from its first character fails from every later one too: the lookbehinds
+# start it only there, so a long run of "." or "!" before a non-space is scanned once, not once
+# per character. A spaced ellipsis is its whole run, or the run but its last " ." when only
+# that is followed by whitespace; possessive repeats keep no backtracking state per " .".
 _CANDIDATE = re.compile(
     r"""
-    (?P<term> \.(?:[ ]\.){2,}      # spaced ellipsis ". . ." or ". . . ."
-            | \.{2,} | …           # unspaced ellipsis
-            | [!?؟][!?؟]*\.?        # ! ? and runs such as ?! or !!
-            | \. )
-    (?P<close> ["'”’»)\]]* )
-    (?= \s | $ )
-    | (?P<cjk> [。！？]+ ["'”’」』)]* )  # CJK terminators need no space after them
+    (?= [.…!?؟。！？] )
+    (?: (?P<term> (?<!\.) \.(?:[ ]\.){2,}+     # spaced ellipsis ". . ." or ". . . ."
+                | (?<!\.) \.(?:[ ]\.(?=[ ]\.)){2,}+
+                | (?<!\.) \.{2,} | …           # unspaced ellipsis
+                | (?<![!?؟]) [!?؟][!?؟]*\.?     # ! ? and runs such as ?! or !!
+                | (?<!\.) \. )
+        (?P<close> ["'”’»)\]]* )
+        (?= \s | $ )
+      | (?P<cjk> [。！？]+ ["'”’」』)]* ) )  # CJK terminators need no space after them
     """,
     re.VERBOSE,
 )
 _NEXT = re.compile(r"\s+([\"'“‘«(\[]*)(\S*)")
 _LEADING_WORD = re.compile(r"\w+")
-_MULTI_DOT = re.compile(r"^(?:[^\W\d_]{1,2}\.)+[^\W\d_]{1,2}$")  # U.S, a.m, e.g, Ph.D, U.S.A
+_MULTI_DOT = re.compile(r"^(?:[^\W\d_]{1,2}\.)++[^\W\d_]{1,2}$")  # U.S, a.m, e.g, Ph.D, U.S.A
 _LIST_MARKER = re.compile(r"\s*(?:[•⁃▪◦‣]\s*)?(\d{1,2}|[a-z])(\.\)|\.|\))\s")
-# Before a bullet sign, or a line that starts with "- " or "* " (a dashed list).
-_BULLET_BREAK = re.compile(r"\s+(?=[•⁃▪◦‣])|[ \t]*\n\s*(?=[-*–] )")
+# A whole whitespace run before a bullet sign or before "- ", "* " or "– ": it starts a list item
+# before a bullet, and before a dash when it holds a line break (a dashed list line).
+_ITEM_GAP = re.compile(r"(?<!\s)\s++(?=[•⁃▪◦‣]|[-*–] )")
+# Four words or more: possessive runs never backtrack into a word.
+_FOUR_WORDS = re.compile(r"\s*+(?:\S++\s++){3}\S")
 _BULLETS = "•⁃▪◦‣"
 _OPENERS = "\"'“‘«(["
+_LEAD = " \t\n" + _BULLETS + _OPENERS  # what may stand before a list label
+_WINDOW = 32  # first look-back width; it grows fourfold, so a look-back costs O(its length)
 
 
 def _words(text: str) -> frozenset[str]:
@@ -112,12 +124,20 @@ def _list_items(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
     paragraph = text[lo:hi]
     bounds = [0]
     if "\n" in paragraph or any(b in paragraph for b in _BULLETS):
-        for m in _BULLET_BREAK.finditer(paragraph):
-            bounds.append(m.end())
+        bounds += _bullet_cuts(paragraph)
     if len(bounds) == 1:
         bounds += _list_cuts(paragraph)
     bounds.append(len(paragraph))
     return [(lo + a, lo + b) for a, b in zip(bounds, bounds[1:], strict=False) if a < b]
+
+
+def _bullet_cuts(paragraph: str) -> list[int]:
+    """Offsets of each bullet sign after whitespace and of each dashed list line."""
+    return [
+        m.end()
+        for m in _ITEM_GAP.finditer(paragraph)
+        if paragraph[m.end()] in _BULLETS or "\n" in m.group()
+    ]
 
 
 def _list_cuts(paragraph: str) -> list[int]:
@@ -129,11 +149,23 @@ def _list_cuts(paragraph: str) -> list[int]:
     cuts, pos = [], marker.end()
     while True:
         label = str(int(label) + 1) if label.isdigit() else chr(ord(label) + 1)
-        found = re.compile(r"\s" + re.escape(label + delimiter) + r"\s").search(paragraph, pos)
-        if found is None:
+        item = label + delimiter
+        found = _find_label(paragraph, item, pos)
+        if found < 0:
             return cuts
-        cuts.append(found.start() + 1)
-        pos = found.end()
+        cuts.append(found)
+        pos = found + len(item) + 1  # the space after this label cannot lead the next one
+
+
+def _find_label(paragraph: str, label: str, pos: int) -> int:
+    """Offset of the first `label` after paragraph[pos] with whitespace on both sides, or -1."""
+    at = paragraph.find(label, pos + 1)
+    while at >= 0:
+        end = at + len(label)
+        if paragraph[at - 1].isspace() and end < len(paragraph) and paragraph[end].isspace():
+            return at
+        at = paragraph.find(label, at + 1)
+    return -1
 
 
 def _split_item(
@@ -192,11 +224,11 @@ def _period_ends(
     text: str, pos: int, start: int, nxt: re.Match[str], extra: frozenset[str]
 ) -> bool:
     """Whether the period at `pos` ends the sentence that began at `start`."""
-    token_start = max(text.rfind(" ", start, pos), text.rfind("\n", start, pos), start - 1) + 1
+    token_start = _token_start(text, start, pos)
     token = text[token_start:pos].lstrip(_OPENERS + _BULLETS)
     if not token:
         return True
-    if _is_list_label(token) and not text[start:token_start].strip(" \t\n" + _BULLETS + _OPENERS):
+    if _is_list_label(token) and _only_lead(text, start, token_start):
         return False  # "1. The first item", "a. The first item"
     low = token.lower()
     head = (nxt.group(2) or nxt.group(1))[:1]
@@ -211,8 +243,34 @@ def _period_ends(
         if not head.isupper() or word is None or word.group().lower() not in STARTERS:
             return False
         # "At 5 a.m. Mr. Smith went": a time that opens the sentence is not its end.
-        return not (low in _TIME and len(text[start:pos].split()) <= 3)
+        return not (low in _TIME and not _FOUR_WORDS.match(text, start, pos))
     return True
+
+
+def _token_start(text: str, start: int, pos: int) -> int:
+    """Start of the token ending at `pos`: after the last space or newline since `start`."""
+    width = _WINDOW
+    while True:
+        lo = max(start, pos - width)
+        found = max(text.rfind(" ", lo, pos), text.rfind("\n", lo, pos))
+        if found >= 0:
+            return found + 1
+        if lo == start:
+            return start
+        width *= 4
+
+
+def _only_lead(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] holds only spaces, tabs, newlines, bullets and openers."""
+    # Read backwards: the nearest other character is usually the previous word's last one.
+    width = _WINDOW
+    while True:
+        lo = max(start, end - width)
+        if text[lo:end].rstrip(_LEAD):
+            return False
+        if lo == start:
+            return True
+        width *= 4
 
 
 def _is_list_label(token: str) -> bool:

@@ -10,7 +10,8 @@ import re
 import string
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -26,6 +27,10 @@ from tasks.segment import paragraph_spans, sentence_spans
 # Letters or digits, with inner apostrophes and hyphens ("don't", "well-known", "1990s") and
 # with inner decimal or thousands separators before a digit ("3.5", "1,200", "1.2bn").
 WORD = re.compile(r"[^\W_]+(?:(?:['’\-‐]|[.,](?=\d))[^\W_]+)*")
+# WORD's matches, found faster: possessive (nothing is ever given back, so nothing is retried),
+# and for ASCII text, where [^\W_] is [0-9A-Za-z] and \d is [0-9], with plain character ranges.
+_WORD = re.compile(r"[^\W_]++(?:(?:['’\-‐]|[.,](?=\d))[^\W_]++)*+")
+_ASCII_WORD = re.compile(r"[0-9A-Za-z]++(?:(?:['-]|[.,](?=[0-9]))[0-9A-Za-z]++)*+")
 MTLD_THRESHOLD = 0.72
 MTLD_MIN_TOKENS = 10
 LONG_WORD_LETTERS = 7
@@ -73,34 +78,45 @@ def stopwords(language: str | None) -> frozenset[str] | None:
     return frozenset(lines)
 
 
-def statistics_batch(table: pa.Table, config: PipelineConfig) -> pa.Table:
-    """Append n_sentences, n_paragraphs and the STAT_FIELDS columns, from text and language."""
-    rows = [
-        document_statistics(text or "", language)
-        for text, language in zip(
-            table.column("text").to_pylist(), table.column("language").to_pylist(), strict=True
-        )
-    ]
-    for field in _OUTPUT_FIELDS:
-        table = table.append_column(field, pa.array([r[field.name] for r in rows], field.type))
-    return table
+def statistics_batch(table: pa.Table, config: PipelineConfig) -> tuple[pa.Table, pa.Table]:
+    """The table with n_sentences, n_paragraphs and the STAT_FIELDS columns appended, and its terms.
+
+    The terms (a TERMS_PARTIAL table, as `terms_partial` gives) come from the same tokenisation
+    as the statistics: each text is tokenised once.
+    """
+    terms = _Terms()
+    rows = []
+    for text, language in zip(
+        table.column("text").to_pylist(), table.column("language").to_pylist(), strict=True
+    ):
+        row, words = _document(text or "", language)
+        rows.append(row)
+        terms.add(words if words is not None else _text_words(text or "", language))
+    for column in _OUTPUT_FIELDS:
+        table = table.append_column(column, pa.array([r[column.name] for r in rows], column.type))
+    return table, terms.table(table.column("collection").to_pylist())
 
 
 def document_statistics(text: str, language: str | None) -> dict[str, float | int | None]:
     """Every statistics column of one document, from one tokenisation of its sentences."""
+    return _document(text, language)[0]
+
+
+def _document(
+    text: str, language: str | None
+) -> tuple[dict[str, float | int | None], Words | None]:
+    """The statistics columns of one document, and its word counts for the terms."""
     sentences = sentence_spans(text, language)
-    lengths: list[int] = []
-    tokens: list[str] = []
-    for a, b in sentences:
-        words = WORD.findall(text, a, b)
-        lengths.append(len(words))
-        tokens += words
+    paragraphs = paragraph_spans(text)
+    findall = _word_finder(text)
+    tokens, lengths, seamless = _sentence_tokens(text, sentences, findall)
+    words = _count_words(normalise(tokens), language)
     counts = _characters(text)
-    n_quotes, quoted = _quotes(text)
-    return {
+    n_quotes, quoted = _quotes(text, paragraphs, findall)
+    row = {
         "n_sentences": len(sentences),
-        "n_paragraphs": len(paragraph_spans(text)),
-        **_lexical(normalise(tokens), counts["letters"], stopwords(language)),
+        "n_paragraphs": len(paragraphs),
+        **_lexical(words, counts["letters"], language),
         **_sentence_lengths(lengths),
         "digit_ratio": _share(counts["digits"], counts["visible"]),
         "uppercase_ratio": _share(counts["upper"], counts["letters"]),
@@ -108,6 +124,34 @@ def document_statistics(text: str, language: str | None) -> dict[str, float | in
         "n_quotes": n_quotes,
         "quote_ratio": _share(quoted, len(tokens)),
     }
+    return row, words if seamless else None
+
+
+def _word_finder(text: str) -> Callable[[str, int, int], list[str]]:
+    """WORD.findall for `text`, in its fastest form for that text."""
+    return (_ASCII_WORD if text.isascii() else _WORD).findall
+
+
+def _sentence_tokens(
+    text: str, sentences: list[tuple[int, int]], findall: Callable[[str, int, int], list[str]]
+) -> tuple[list[str], list[int], bool]:
+    """Word tokens of the sentences in order, tokens per sentence, and whether they are the text's.
+
+    The sentences' tokens are WORD.findall(text)'s when only whitespace lies around and between
+    sentences: no token can then cross a sentence boundary, nor lie outside every sentence.
+    """
+    tokens: list[str] = []
+    lengths: list[int] = []
+    seamless = True
+    end = 0
+    for a, b in sentences:
+        if a and not text[end:a].isspace():
+            seamless = False
+        words = findall(text, a, b)
+        lengths.append(len(words))
+        tokens += words
+        end = b
+    return tokens, lengths, seamless and (end == len(text) or text[end:].isspace())
 
 
 def normalise(tokens: list[str]) -> list[str]:
@@ -120,31 +164,62 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _lexical(
-    tokens: list[str], letters: int, stop: frozenset[str] | None
-) -> dict[str, float | int | None]:
-    """Vocabulary statistics of normalised tokens: uniqueness, MTLD, lengths, stopwords, numbers."""
-    n = len(tokens)
+@dataclass(frozen=True, slots=True)
+class Words:
+    """What the statistics and the terms read from a document's normalised word tokens."""
+
+    tokens: list[str]
+    n_distinct: int
+    n_numbers: int  # tokens starting with a digit
+    n_long: int  # tokens of 7+ letters
+    n_stopwords: int
+    terms: list[str]  # distinct tokens of 2+ characters with a letter, no stopword, in order
+    frequencies: list[int]  # occurrences of each term
+
+
+_NO_WORDS: frozenset[str] = frozenset()
+
+
+def _count_words(tokens: list[str], language: str | None) -> Words:
+    """Counts of normalised tokens and their terms, in one pass over the distinct words."""
     counts = Counter(tokens)
-    long_words = numbers = 0
+    stop = stopwords(language)
+    skip = stop or _NO_WORDS
+    terms: list[str] = []
+    frequencies: list[int] = []
+    numbers = long_words = 0
     for word, count in counts.items():
+        if word.isalpha():  # most words; no letter is a digit, so none of these is a number
+            if len(word) >= LONG_WORD_LETTERS:
+                long_words += count
+            if len(word) >= 2 and word not in skip:
+                terms.append(word)
+                frequencies.append(count)
+            continue
+        letters = sum(map(str.isalpha, word))
         if word[0].isdigit():
             numbers += count
-        # Only words of 7+ characters can hold 7+ letters; most are pure letters.
-        if len(word) >= LONG_WORD_LETTERS and (
-            word.isalpha() or sum(c.isalpha() for c in word) >= LONG_WORD_LETTERS
-        ):
+        if letters >= LONG_WORD_LETTERS:
             long_words += count
-    stop_hits = sum(counts[w] for w in counts.keys() & stop) if stop is not None else 0
+        if letters and len(word) >= 2 and word not in skip:
+            terms.append(word)
+            frequencies.append(count)
+    stop_hits = sum(map(counts.__getitem__, counts.keys() & skip))
+    return Words(tokens, len(counts), numbers, long_words, stop_hits, terms, frequencies)
+
+
+def _lexical(words: Words, letters: int, language: str | None) -> dict[str, float | int | None]:
+    """Vocabulary statistics of normalised tokens: uniqueness, MTLD, lengths, stopwords, numbers."""
+    n = len(words.tokens)
     return {
-        "n_unique_words": len(counts),
-        "type_token_ratio": _share(len(counts), n),
-        "mtld": mtld(tokens),
+        "n_unique_words": words.n_distinct,
+        "type_token_ratio": _share(words.n_distinct, n),
+        "mtld": mtld(words.tokens),
         # Every letter of the text lies inside a word token, so the text's letter count is theirs.
         "avg_word_length": _share(letters, n),
-        "long_word_ratio": _share(long_words, n),
-        "stopword_ratio": _share(stop_hits, n) if stop is not None else None,
-        "n_numbers": numbers,
+        "long_word_ratio": _share(words.n_long, n),
+        "stopword_ratio": None if stopwords(language) is None else _share(words.n_stopwords, n),
+        "n_numbers": words.n_numbers,
     }
 
 
@@ -152,15 +227,40 @@ def mtld(tokens: Sequence[str], threshold: float = MTLD_THRESHOLD) -> float | No
     """MTLD: mean of the forward and backward passes; None below 10 tokens or without any factor."""
     if len(tokens) < MTLD_MIN_TOKENS:
         return None
-    forward = _mtld_pass(tokens, threshold)
-    backward = _mtld_pass(tokens[::-1], threshold)
+    pass_ = _mtld_pass if 0 < threshold < 1 else _mtld_pass_stepwise
+    forward = pass_(tokens, threshold)
+    backward = pass_(tokens[::-1], threshold)
     if forward is None or backward is None:
         return None
     return (forward + backward) / 2
 
 
 def _mtld_pass(tokens: Sequence[str], threshold: float) -> float | None:
-    """Tokens per factor in one direction; the last segment adds a partial factor."""
+    """Tokens per factor in one direction; the last segment adds a partial factor.
+
+    A factor closes at the first token where types / tokens of the segment <= threshold. A new
+    type never lowers that ratio, so only a repeated token can close one.
+    """
+    limit = _ttr_limits(threshold, len(tokens))
+    factors = in_segment = 0
+    types: set[str] = set()
+    add = types.add
+    for token in tokens:
+        in_segment += 1
+        if token not in types:
+            add(token)
+        elif len(types) <= limit[in_segment]:
+            factors += 1
+            types.clear()
+            in_segment = 0
+    ttr = len(types) / in_segment if in_segment else 1.0
+    # Partial credit: how far the unfinished segment's TTR has fallen towards the threshold.
+    total = factors + (1 - ttr) / (1 - threshold)
+    return len(tokens) / total if total else None
+
+
+def _mtld_pass_stepwise(tokens: Sequence[str], threshold: float) -> float | None:
+    """_mtld_pass computing the TTR at every token: for thresholds outside (0, 1)."""
     factors = 0.0
     types: set[str] = set()
     n_types = in_segment = 0
@@ -176,9 +276,28 @@ def _mtld_pass(tokens: Sequence[str], threshold: float) -> float | None:
             types = set()
             n_types = in_segment = 0
             ttr = 1.0
-    # Partial credit: how far the unfinished segment's TTR has fallen towards the threshold.
     factors += (1 - ttr) / (1 - threshold)
     return len(tokens) / factors if factors else None
+
+
+_limits: dict[float, list[int]] = {}
+
+
+def _ttr_limits(threshold: float, n: int) -> list[int]:
+    """limit[k] for k up to n: the most types k tokens hold with types / k <= threshold (floats)."""
+    found = _limits.get(threshold)
+    if found is not None and len(found) > n:
+        return found
+    limit = [0]
+    for k in range(1, 2 * n + 2):  # room for longer documents to come
+        m = int(threshold * k)
+        while m < k and (m + 1) / k <= threshold:
+            m += 1
+        while m >= 0 and m / k > threshold:
+            m -= 1
+        limit.append(m)
+    _limits[threshold] = limit  # replaced whole: no reader sees a half-built list
+    return limit
 
 
 def _sentence_lengths(lengths: list[int]) -> dict[str, float | int | None]:
@@ -205,13 +324,37 @@ def _char_class(c: str) -> tuple[bool, bool, bool, bool]:
     return c.isdigit(), c.isalpha(), c.isalpha() and c.isupper(), punct
 
 
+def _ascii_classes() -> tuple[bytes, list[tuple[bool, ...]]]:
+    """A bytes.translate table numbering the (is space, *_char_class) kinds of ASCII, and the kinds."""
+    kinds: dict[tuple[bool, ...], int] = {}
+    table = bytearray(256)
+    for i in range(128):
+        c = chr(i)
+        table[i] = kinds.setdefault((c.isspace(), *_char_class(c)), len(kinds))
+    return bytes(table), list(kinds)
+
+
+_ASCII_TABLE, _ASCII_KINDS = _ascii_classes()
+_ASCII_BYTES = bytes(range(128))
+
+
 def _characters(text: str) -> dict[str, int]:
     """Counts of non-whitespace characters, digits, letters, upper-case letters and punctuation."""
+    ascii_text = text.encode("ascii", "ignore")
+    kinds = ascii_text.translate(_ASCII_TABLE)
+    tally = [(kind, kinds.count(code)) for code, kind in enumerate(_ASCII_KINDS)]
+    if len(ascii_text) != len(text):  # a few characters outside ASCII, classified one by one
+        # UTF-8 keeps ASCII characters as single bytes < 128 and writes no other as such bytes.
+        others = Counter(
+            text.encode("utf-8", "surrogatepass")
+            .translate(None, _ASCII_BYTES)
+            .decode("utf-8", "surrogatepass")
+        )
+        tally += [((c.isspace(), *_char_class(c)), count) for c, count in others.items()]
     visible = digits = letters = upper = punct = 0
-    for c, count in Counter(text).items():
-        if c.isspace():
+    for (is_space, is_digit, is_letter, is_upper, is_punct), count in tally:
+        if is_space:
             continue
-        is_digit, is_letter, is_upper, is_punct = _char_class(c)
         visible += count
         digits += count * is_digit
         letters += count * is_letter
@@ -226,14 +369,16 @@ def _characters(text: str) -> dict[str, int]:
     }
 
 
-def _quotes(text: str) -> tuple[int, int]:
+def _quotes(
+    text: str, paragraphs: list[tuple[int, int]], findall: Callable[[str, int, int], list[str]]
+) -> tuple[int, int]:
     """(quoted passages, word tokens inside them); a quote left open closes at its paragraph end."""
     if not _QUOTE_MARK.search(text):
         return 0, 0
     passages = quoted = 0
-    for lo, hi in paragraph_spans(text):
+    for lo, hi in paragraphs:
         for a, b in _quote_spans(text, lo, hi):
-            words = len(WORD.findall(text, a, b))
+            words = len(findall(text, a, b))
             if words:  # a passage holds at least one word
                 passages += 1
                 quoted += words
@@ -367,42 +512,61 @@ def collection_summary(corpus_stats_table: pa.Table) -> list[dict[str, object]]:
 
 def terms_partial(table: pa.Table, config: PipelineConfig) -> pa.Table:
     """Per (collection, term) of one batch: documents containing the term and its occurrences."""
-    collections: list[str] = []
-    terms: list[str] = []
-    frequencies: list[int] = []
-    for collection, text, language in zip(
-        table.column("collection").to_pylist(),
-        table.column("text").to_pylist(),
-        table.column("language").to_pylist(),
-        strict=True,
+    terms = _Terms()
+    for text, language in zip(
+        table.column("text").to_pylist(), table.column("language").to_pylist(), strict=True
     ):
-        counts = document_terms(text or "", language)
-        collections += [collection] * len(counts)
-        terms += counts.keys()
-        frequencies += counts.values()
-    long = pa.table(
-        {"collection": collections, "term": terms, "tf": pa.array(frequencies, pa.int64())}
-    )
-    grouped = long.group_by(["collection", "term"]).aggregate([("tf", "sum"), ("tf", "count")])
-    return pa.table(
-        {
-            "collection": grouped["collection"],
-            "term": grouped["term"],
-            "document_frequency": grouped["tf_count"],
-            "term_frequency": grouped["tf_sum"],
-        },
-        schema=TERMS_PARTIAL,
-    )
+        terms.add(_text_words(text or "", language))
+    return terms.table(table.column("collection").to_pylist())
+
+
+@dataclass
+class _Terms:
+    """The terms of a batch's documents in order: each term and its occurrences, flattened."""
+
+    terms: list[str] = field(default_factory=list)
+    frequencies: list[int] = field(default_factory=list)
+    per_document: list[int] = field(default_factory=list)  # terms of each document
+
+    def add(self, words: Words) -> None:
+        """Append one document's terms, in order of first occurrence."""
+        self.terms += words.terms
+        self.frequencies += words.frequencies
+        self.per_document.append(len(words.terms))
+
+    def table(self, collections: list[str]) -> pa.Table:
+        """TERMS_PARTIAL rows, given the collection of each document added."""
+        per_term: list[str] = []
+        for collection, n in zip(collections, self.per_document, strict=True):
+            per_term += [collection] * n
+        long = pa.table(
+            {
+                "collection": pa.array(per_term, pa.string()),
+                "term": pa.array(self.terms, pa.string()),
+                "tf": pa.array(self.frequencies, pa.int64()),
+            }
+        )
+        grouped = long.group_by(["collection", "term"]).aggregate([("tf", "sum"), ("tf", "count")])
+        return pa.table(
+            {
+                "collection": grouped["collection"],
+                "term": grouped["term"],
+                "document_frequency": grouped["tf_count"],
+                "term_frequency": grouped["tf_sum"],
+            },
+            schema=TERMS_PARTIAL,
+        )
+
+
+def _text_words(text: str, language: str | None) -> Words:
+    """Counts and shapes of the word tokens of a whole text."""
+    return _count_words(normalise(_word_finder(text)(text, 0, len(text))), language)
 
 
 def document_terms(text: str, language: str | None) -> Counter[str]:
     """Occurrences of each term: normalised tokens of 2+ characters with a letter, no stopword."""
-    counts = Counter(normalise(WORD.findall(text)))
-    for word in counts.keys() & (stopwords(language) or frozenset()):
-        del counts[word]
-    for word in [w for w in counts if len(w) < 2 or not _has_letter(w)]:
-        del counts[word]
-    return counts
+    words = _text_words(text, language)
+    return Counter(dict(zip(words.terms, words.frequencies, strict=True)))
 
 
 def _has_letter(word: str) -> bool:
@@ -411,8 +575,12 @@ def _has_letter(word: str) -> bool:
 
 
 def top_terms(partials: Sequence[pa.Table], run_id: str, fingerprint: str, n: int) -> pa.Table:
-    """TERMS rows: the n most frequent terms per collection and for '*', ties by term ascending."""
-    merged = pa.concat_tables([p.select(TERMS_PARTIAL.names).cast(TERMS_PARTIAL) for p in partials])
+    """TERMS rows: the n most frequent terms per collection and for '*', ties by term ascending.
+
+    No partials (a run whose every input was rejected) give an empty TERMS table.
+    """
+    tables = [p.select(TERMS_PARTIAL.names).cast(TERMS_PARTIAL) for p in partials]
+    merged = pa.concat_tables(tables) if tables else TERMS_PARTIAL.empty_table()
     if merged.num_rows == 0:
         return schema.TERMS.empty_table()
     sql = f"""

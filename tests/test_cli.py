@@ -1,22 +1,18 @@
-"""The `proseflow` command: help, one-line errors and exit codes, lock, kill -9 and rerun."""
+"""The `proseflow` command: help, one-line errors and exit codes, lock (stops: test_stops.py)."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from flows import cli
-from flows.runtime import run_flow
 from tasks import store
-from tasks.config import PipelineConfig
 from tests.conftest import REPO, SEEDS
 
 PROSEFLOW = [sys.executable, "-m", "flows.cli"]
@@ -128,43 +124,3 @@ def comparable(output: Path, dataset: str) -> list[dict]:
         if k in table.column_names
     ]
     return table.sort_by([(k, "ascending") for k in keys]).to_pylist()
-
-
-@pytest.mark.slow
-def test_kill_9_mid_run_leaves_nothing_visible_and_rerun_completes(tmp_path, prefect_harness):
-    source = tmp_path / "in"
-    make_corpus(source, 400)
-    killed = tmp_path / "killed"
-    env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
-    env.pop("PREFECT_API_URL", None)
-    proc = subprocess.Popen(
-        [*PROSEFLOW, "run", str(source), "--output", str(killed), "--batch-size", "50"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    staged = killed / store.CONTROL_DIR / "staging"
-    deadline = time.monotonic() + 150
-    while time.monotonic() < deadline and not list(staged.glob("*/parts/documents/*/*.parquet")):
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)  # the run and its embedded Prefect server
-    proc.wait()
-    assert list(staged.glob("*/parts/documents/*/*.parquet")), (
-        "the run ended before it could be killed"
-    )
-    assert not list(killed.glob("documents/**/*.parquet"))
-    assert not list(killed.glob("raw/**/*.parquet"))
-
-    rerun = run_cli("run", str(source), "--output", str(killed), "--batch-size", "150")
-    assert rerun.returncode == 0, rerun.stderr
-    assert not list(staged.iterdir())
-    runs = pq.read_table(killed / "runs").to_pylist()
-    assert sorted(r["status"] for r in runs) == ["completed", "failed"]
-
-    clean = tmp_path / "clean"
-    run_flow([str(source)], str(clean), PipelineConfig())  # uninterrupted, default batch size
-    for dataset in ("documents", "rejects", "raw"):
-        if (clean / dataset).exists():
-            assert comparable(killed, dataset) == comparable(clean, dataset), dataset

@@ -661,3 +661,41 @@ def test_batch_published_mode():
     assert out.column("gulpease_index").to_pylist() == [
         score_text(LANGUAGE_TEXTS["it"], "it", "published")["gulpease_index"]
     ]
+
+
+@settings(deadline=None)  # the first example imports textstat
+@given(
+    st.text(
+        alphabet=st.one_of(st.characters(max_codepoint=0x7F), st.sampled_from("’é£İ中\u00a0")),
+        max_size=80,
+    )
+)
+def test_strip_punctuation_equals_textstats_on_any_text(text):
+    from textstat.backend.transformations import remove_punctuation
+
+    assert lexicon.strip_punctuation(text) == remove_punctuation(text, rm_apostrophe=False)
+
+
+GRADE_SCORES = (
+    "flesch_kincaid_grade",
+    "flesch_reading_ease",
+    "smog_index",
+    "coleman_liau_index",
+    "automated_readability_index",
+    "dale_chall_readability_score",
+    "linsear_write_formula",
+    "gunning_fog",
+)
+
+
+@given(st.tuples(*[st.floats(-5, 120, allow_nan=False)] * len(GRADE_SCORES)))
+def test_text_standard_breaks_ties_like_counter_most_common(values):
+    from collections import Counter
+
+    scores = dict(zip(GRADE_SCORES, values, strict=True))
+    grade = readability._grades(scores["flesch_kincaid_grade"])
+    grade += readability._ease_grade(scores["flesch_reading_ease"])
+    for name in GRADE_SCORES[2:]:
+        grade += readability._grades(scores[name])
+    want = float(max(1, min(float(Counter(grade).most_common(1)[0][0]), 18)))
+    assert readability.text_standard(scores) == want

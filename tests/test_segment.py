@@ -218,6 +218,37 @@ def test_split_sentences_news_cases(text, want):
     assert split_sentences(text) == want
 
 
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        # A spaced ellipsis before a non-space keeps its last " ." out: ". . ." never ends one.
+        ("So . . . .And then it rained. Next one.", ["So . . . .And then it rained.", "Next one."]),
+        ("He paused . . . . Then he left.", ["He paused . . . .", "Then he left."]),
+        # Runs of terminators glued to a word end nothing.
+        ("Wow!!!x And more. Next!", ["Wow!!!x And more.", "Next!"]),
+        ("Wait....x Then. Go.", ["Wait....x Then.", "Go."]),
+        # Dashed list lines after any line break, bullets after any whitespace.
+        ("Items:\r\n- one\r\n- two", ["Items:", "- one", "- two"]),
+        ("Items: \t\n\r - one\n- two", ["Items:", "- one", "- two"]),
+        ("Intro \t• first • second", ["Intro", "• first", "• second"]),
+        # A numbered list takes its labels in order; other numbers stay inside the items.
+        ("1. one 2. two 12. x 3. three", ["1. one", "2. two 12. x", "3. three"]),
+        # A list label opening the sentence, behind brackets or quotes, ends nothing.
+        ("(b. The first item c. The second item", ["(b. The first item c. The second item"]),
+        # A time ends a sentence of four words or more only.
+        (
+            "At 5 a.m. The bus left. It was 7 p.m. The end.",
+            ["At 5 a.m. The bus left.", "It was 7 p.m.", "The end."],
+        ),
+        # Tokens run from the last space or line break: a tab does not start one.
+        ("Tom\tb. Then he left.", ["Tom\tb.", "Then he left."]),
+        ("a.b.c.d.e.f. The end.", ["a.b.c.d.e.f.", "The end."]),
+    ],
+)
+def test_split_sentences_edge_cases(text, want):
+    assert split_sentences(text) == want
+
+
 def test_language_abbreviations_apply_only_to_their_language():
     text = "Es kamen ca. Hundert Leute. Dann ging er."
     assert split_sentences(text, "de") == ["Es kamen ca. Hundert Leute.", "Dann ging er."]

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import string
+import sys
+import unicodedata
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,16 +15,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks import schema
+from tasks import schema, stats
 from tasks.config import PipelineConfig
 from tasks.errors import UsageError
 from tasks.stats import (
     ALL_COLLECTIONS,
     STOPWORD_LANGUAGES,
+    TERMS_PARTIAL,
+    WORD,
     collection_summary,
     corpus_stats,
     document_statistics,
+    document_terms,
     mtld,
+    normalise,
     statistics_batch,
     stopwords,
     terms_partial,
@@ -47,7 +55,7 @@ def _docs(texts: list[str], language: str | None = "en", collection: str = "a") 
 
 def test_statistics_batch_appends_the_schema_columns_in_order():
     table = _docs(["One. Two.", ""])
-    out = statistics_batch(table, CONFIG)
+    out, _ = statistics_batch(table, CONFIG)
     added = out.schema.names[table.num_columns :]
     assert added == ["n_sentences", "n_paragraphs", *schema.STAT_COLUMNS]
     for name in added:
@@ -259,6 +267,128 @@ def test_collection_summary_gives_mean_scores_with_all_last():
     assert summary[2]["documents"] == 3 and summary[2]["n_words"] == 150.0
 
 
+def reference_terms(text: str, language: str | None) -> Counter:
+    """Terms counted from the definition: every WORD token of the text, normalised and filtered."""
+    counts = Counter(normalise(WORD.findall(text)))
+    return Counter(
+        {
+            w: n
+            for w, n in counts.items()
+            if len(w) >= 2 and any(c.isalpha() for c in w) and w not in (stopwords(language) or ())
+        }
+    )
+
+
+def reference_partial(table: pa.Table) -> list[tuple[str, str, int, int]]:
+    """(collection, term, document_frequency, term_frequency) of every term of the table."""
+    rows: dict[tuple[str, str], list[int]] = {}
+    for row in table.to_pylist():
+        for term, n in reference_terms(row["text"] or "", row["language"]).items():
+            entry = rows.setdefault((row["collection"], term), [0, 0])
+            entry[0] += 1
+            entry[1] += n
+    return [(c, t, df, tf) for (c, t), (df, tf) in rows.items()]
+
+
+HOSTILE = st.lists(
+    st.sampled_from(
+        list("aBé3 .,!?\"“”'’-‐_\n$%。！」中İ\u00a0") + ["The ", "Mr. ", "4.5", "\n\n"]
+    ),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(HOSTILE, st.none()), max_size=6), st.sampled_from(["en", "de", None]))
+def test_terms_are_counted_on_the_whole_text_with_or_without_statistics_first(texts, language):
+    table = pa.table(
+        {
+            "collection": [f"c{i % 2}" for i in range(len(texts))],
+            "text": pa.array(texts, pa.string()),
+            "language": pa.array([language] * len(texts), pa.string()),
+        }
+    )
+    want = reference_partial(table)
+    fresh = terms_partial(table, CONFIG)
+    _, with_statistics = statistics_batch(table, CONFIG)
+    for out in (fresh, with_statistics):
+        assert out.schema.equals(TERMS_PARTIAL)
+        got = list(zip(*(out.column(n).to_pylist() for n in TERMS_PARTIAL.names), strict=True))
+        assert sorted(got) == sorted(want)  # row order is the grouping's
+    for text in texts:
+        assert document_terms(text or "", language) == reference_terms(text or "", language)
+
+
+def test_statistics_terms_follow_each_documents_collection():
+    table = pa.concat_tables(
+        [_docs(["apple apple"], collection="x"), _docs(["pear"], collection="y")]
+    )
+    _, terms = statistics_batch(table, CONFIG)
+    rows = sorted((r["collection"], r["term"], r["term_frequency"]) for r in terms.to_pylist())
+    assert rows == [("x", "apple", 2), ("y", "pear", 1)]
+
+
+def test_cjk_sentences_end_without_space_and_tokens_stay_whole():
+    text = "3.5倍。5倍です。The end."
+    s = document_statistics(text, "ja")
+    assert s["n_unique_words"] == len(set(normalise(WORD.findall(text))))
+    assert document_terms(text, "ja") == reference_terms(text, "ja")
+
+
+def reference_mtld_pass(tokens: list[str], threshold: float) -> float | None:
+    """One MTLD pass exactly as defined: the TTR computed after every token."""
+    factors, types, in_segment, ttr = 0.0, set(), 0, 1.0
+    for token in tokens:
+        types.add(token)
+        in_segment += 1
+        ttr = len(types) / in_segment
+        if ttr <= threshold:
+            factors, types, in_segment, ttr = factors + 1, set(), 0, 1.0
+    factors += (1 - ttr) / (1 - threshold)
+    return len(tokens) / factors if factors else None
+
+
+@given(
+    st.lists(st.sampled_from("abcdefghijklmnopqrstuvwxyz"[:12]), min_size=10, max_size=300),
+    st.sampled_from([0.72, 0.5, 0.9, 0.01, 0.99, 0.72000001, 0.7199999]),
+)
+def test_mtld_equals_its_definition_to_the_bit(tokens, threshold):
+    forward = reference_mtld_pass(tokens, threshold)
+    backward = reference_mtld_pass(tokens[::-1], threshold)
+    want = None if forward is None or backward is None else (forward + backward) / 2
+    assert mtld(tokens, threshold) == want
+
+
+@given(st.text(max_size=200))
+def test_character_counts_equal_their_definition(text):
+    counts = {"visible": 0, "digits": 0, "letters": 0, "upper": 0, "punctuation": 0}
+    for c in text:
+        if not c.isspace():
+            counts["visible"] += 1
+            counts["digits"] += c.isdigit()
+            counts["letters"] += c.isalpha()
+            counts["upper"] += c.isalpha() and c.isupper()
+            counts["punctuation"] += c in string.punctuation or unicodedata.category(c)[0] == "P"
+    assert stats._characters(text) == counts
+
+
+def test_character_counts_survive_lone_surrogates():
+    counts = stats._characters("a\udcff £")
+    assert counts == {"visible": 3, "digits": 0, "letters": 1, "upper": 0, "punctuation": 0}
+
+
+@given(st.one_of(st.text(max_size=120), st.text(st.characters(max_codepoint=127)), HOSTILE))
+def test_fast_word_patterns_find_what_word_finds(text):
+    assert stats._word_finder(text)(text, 0, len(text)) == WORD.findall(text)
+    for a, b in [(0, len(text) // 2), (len(text) // 3, len(text))]:
+        assert stats._word_finder(text)(text, a, b) == WORD.findall(text, a, b)
+
+
+def test_no_character_is_both_a_letter_and_a_digit():
+    # Word counting skips the number test for words made of letters only.
+    assert not any(c.isalpha() and c.isdigit() for c in map(chr, range(sys.maxunicode + 1)))
+
+
 def test_terms_partial_counts_documents_and_occurrences():
     table = _docs(["The apple, the Apple! x 42 b2b", "apple pie"])
     rows = {r["term"]: r for r in terms_partial(table, CONFIG).to_pylist()}
@@ -288,6 +418,14 @@ def test_top_terms_breaks_ties_by_term_and_ranks_per_collection():
     ]  # fmt: skip
 
 
+def test_top_terms_of_no_documents_is_an_empty_terms_table():
+    empty = terms_partial(_docs([]), CONFIG)
+    for partials in ([], [empty], [empty, empty]):
+        out = top_terms(partials, "r", "f", 5)
+        assert out.num_rows == 0
+        assert out.schema.equals(schema.TERMS, check_metadata=True)
+
+
 @settings(max_examples=25, deadline=None)  # each example runs two DuckDB queries
 @given(
     st.lists(st.sampled_from(["apple pie", "the kiwi", "pie pie tart", "Tart kiwi"]), max_size=8),
@@ -303,7 +441,7 @@ def test_top_terms_of_split_batches_equal_one_batch(texts, cut):
 def test_bbc_batch_statistics_are_plausible(bbc):
     files = sorted(bbc.glob("*/*.txt"))[::45]
     texts = [f.read_bytes().decode("utf-8", errors="replace").split("\n", 1)[1] for f in files]
-    out = statistics_batch(_docs(texts), CONFIG)
+    out, _ = statistics_batch(_docs(texts), CONFIG)
     assert out.num_rows == len(files) >= 45
     assert out.column("n_sentences").null_count == 0
     assert min(out.column("mtld").to_pylist()) > 20

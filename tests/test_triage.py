@@ -165,9 +165,7 @@ def test_boilerplate_counts_each_new_document_once_whatever_the_parts(texts, siz
 
 def test_boilerplate_is_empty_when_nothing_is_new():
     parts = decoded_parts([[("1", "Share this\nStory one.")], [("2", "Share this\nStory two.")]])
-    index = CommittedIndex(
-        {p.rows["doc_id"][0].as_py(): "x" for p in parts}, set(), set()
-    )
+    index = CommittedIndex({p.rows["doc_id"][0].as_py(): "x" for p in parts}, set(), set())
     assert boilerplate_of(parts, index) == set()
 
 
