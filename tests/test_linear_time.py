@@ -83,26 +83,32 @@ SEGMENTER: dict[str, Shape] = {
     "tabbed-initials": _repeat("A\tb.\t"),
     "spaced-ellipses": _repeat(". ", tail="x"),
 }
-# Shapes on which cleaning is known to take quadratic time, with the reason.
-CLEAN_HOTSPOTS: dict[str, tuple[Shape, str]] = {
-    "unfinished-paragraphs": (
-        _repeat("a\n\n", head="A"),
-        "_join_paragraphs grows the joined paragraph by concatenation and searches it whole "
-        "with TERMINAL for every paragraph",
-    ),
-    "unclosed-link-brackets": (
-        _repeat("[", tail="x]("),
-        "LINK and REF_LINK rescan the rest of the line from every '['",
-    ),
-    "unclosed-script-tags": (
-        _repeat("<script>"),
-        "SCRIPT_STYLE searches to the end of the text from every unclosed tag",
-    ),
-    "unclosed-bold": (
-        _repeat("**a "),
-        "BOLD searches to the end of the text from every '**' that opens no emphasis",
-    ),
+# Shapes aimed at the cleaning stage's own rules: paragraphs it joins, and markup it strips that
+# opens and never closes, for every pattern that reads on from an opening mark.
+CLEAN: dict[str, Shape] = {
+    "unfinished-paragraphs": _repeat("a\n\n", head="A"),
+    "speech-paragraphs": _repeat('Kerry said "yes,"\n\n', head='"Yes,"\n\n'),
+    "unclosed-link-brackets": _repeat("[", tail="x]("),
+    "unclosed-link-urls": _repeat("[a](xxx"),
+    "unclosed-link-titles": _repeat('[a](x "'),
+    "link-urls-then-a-title": _repeat("[a](x", tail=' "t'),
+    "link-brackets-then-a-title": _repeat("[", tail='a](x "t'),
+    "unclosed-image-brackets": _repeat("![", tail="x]("),
+    "unclosed-image-urls": _repeat("![a]("),
+    "unclosed-reference-brackets": _repeat("[", tail="x]["),
+    "unclosed-reference-labels": _repeat("[a][b"),
+    "unclosed-script-tags": _repeat("<script>"),
+    "unended-script-tags": _repeat("<script"),
+    "script-tags-ended-far-away": _repeat("<script ", tail=">"),
+    "style-tags-closed-as-script": _repeat("<style></script>"),
+    "unclosed-bold": _repeat("**a "),
+    "unclosed-underscore-bold": _repeat("__a "),
+    "unclosed-strike": _repeat("~~a "),
+    "backtick-run": _repeat("`", head="a", tail="x"),
+    "heading-with-escaped-spaces": _repeat("&#32;", head="# a", tail="b"),
 }
+# Shapes on which cleaning is known to take quadratic time, with the reason: none at present.
+CLEAN_HOTSPOTS: dict[str, tuple[Shape, str]] = {}
 
 
 def _segment(text: str) -> object:
@@ -195,6 +201,7 @@ def _cases() -> list:
     cases = _params("segment", list(shapes), shapes, SEGMENTER_START)
     cases += _params("split", ["initials"], COMMON, SEGMENTER_START)
     cases += _params("clean", [*everyday, "blank-lines", "urls-and-emails"], COMMON)
+    cases += _params("clean", list(CLEAN), CLEAN)
     cases += _params("readability", [*everyday, "no-punctuation"], COMMON)
     cases += _params("published", ["initials", "short-paragraphs"], COMMON)
     cases += _params("statistics", [*everyday, "short-paragraphs"], COMMON)
