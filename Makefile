@@ -7,9 +7,7 @@ SOURCE ?= seeds/
 OUTPUT ?= outputs/
 PORT   ?= 4200
 
-export PREFECT_SERVER_ANALYTICS_ENABLED := false
-export DO_NOT_TRACK := 1
-export PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT := false
+# Prefect's quiet, offline settings come from flows/environment.py, which every entry point applies.
 
 .PHONY: help install run test lint server bench clean
 

@@ -20,17 +20,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.environment import QUIET_ENV
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-QUIET_ENV = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "1",
-    "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-    "PREFECT_LOGGING_LOG_PRINTS": "false",
-    # Prefect gives its temporary API 20 s to come up; a busy machine can need more. A start that
-    # succeeds takes the same time either way.
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-}
 SAMPLE_SECONDS = 0.05
 MIB = 1024 * 1024
 

@@ -5,25 +5,18 @@ from __future__ import annotations
 import argparse
 import atexit
 import gc
-import glob
 import json
 import os
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
-from tasks.config import READABILITY_MODES, RUNNERS, PipelineConfig
-from tasks.errors import ProseflowError, SourceError, UsageError
+from flows import operate
+from flows.environment import quiet_environment
+from flows.options import add_output, add_pipeline_options, check_sources, config_from_args
+from tasks.config import PipelineConfig
+from tasks.errors import ProseflowError
 
-DEFAULTS = PipelineConfig()
-
-QUIET_ENV = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "1",
-    "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-    "PREFECT_LOGGING_LOG_PRINTS": "false",
-}
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process Ctrl-C ended
 EXIT_TERMINATED = 143  # 128 + SIGTERM (flows.runtime.Terminated)
 
@@ -48,8 +41,7 @@ exit codes:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, dispatch, and turn every error into one line and an exit code."""
-    for key, value in QUIET_ENV.items():
-        os.environ.setdefault(key, value)
+    quiet_environment(os.environ)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -89,9 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runs(sub)
     _add_catalog(sub)
     _add_schema(sub)
-    from flows import operate
-
-    operate.add_commands(sub, _add_output, _add_pipeline_options)
+    operate.add_commands(sub)
     return parser
 
 
@@ -99,132 +89,6 @@ def _version() -> str:
     from tasks.provenance import pipeline_version
 
     return pipeline_version()
-
-
-def _add_output(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--output", "-o", default="outputs", metavar="DIR", help="output folder (default: outputs)"
-    )
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
-    values = parser.add_argument_group("what is computed (part of the pipeline fingerprint)")
-    values.add_argument(
-        "--language",
-        metavar="CODE",
-        help="force a language for every document: an ISO 639-1 code (en, de) or a locale "
-        "whose hyphenation patterns to use (en_GB, pt_BR, de_CH); default: detect, English "
-        "scored as textstat's default en_US",
-    )
-    values.add_argument(
-        "--readability",
-        choices=READABILITY_MODES,
-        default="textstat",
-        help="textstat: scores equal to textstat 0.7.13 (default); published: published formulas",
-    )
-    values.add_argument(
-        "--max-bytes",
-        type=_positive,
-        default=10_000_000,
-        metavar="N",
-        help="reject inputs larger than N bytes as too_large (default: 10000000)",
-    )
-    values.add_argument(
-        "--text-field", default="text", metavar="F", help="record formats: text field"
-    )
-    values.add_argument("--id-field", default="id", metavar="F", help="record formats: id field")
-    values.add_argument(
-        "--title-field", default="title", metavar="F", help="record formats: title field"
-    )
-    values.add_argument(
-        "--boilerplate-file",
-        metavar="FILE",
-        help="regular expressions, one per line, replacing the built-in boilerplate line patterns",
-    )
-    how = parser.add_argument_group("how it runs (never changes a value)")
-    how.add_argument(
-        "--batch-size",
-        type=_positive,
-        default=DEFAULTS.batch_size,
-        metavar="N",
-        help=f"documents per batch (default: {DEFAULTS.batch_size})",
-    )
-    how.add_argument(
-        "--batch-bytes",
-        type=_positive,
-        default=DEFAULTS.batch_bytes,
-        metavar="B",
-        help=f"input bytes per batch (default: {DEFAULTS.batch_bytes:,})",
-    )
-    how.add_argument(
-        "--workers",
-        type=_positive,
-        default=None,
-        metavar="N",
-        help="worker processes (default: the CPUs this process may use; 1 runs in one process)",
-    )
-    how.add_argument(
-        "--runner",
-        choices=RUNNERS,
-        default="local",
-        help="local: this process (processes when --workers > 1); process; dask (default: local)",
-    )
-    how.add_argument(
-        "--dask-address", metavar="URL", help="with --runner dask: scheduler tcp://host:port"
-    )
-
-
-def config_from_args(args: argparse.Namespace) -> PipelineConfig:
-    """The PipelineConfig the command-line options describe."""
-    return PipelineConfig(
-        language=args.language,
-        readability=args.readability,
-        max_bytes=args.max_bytes,
-        text_field=args.text_field,
-        id_field=args.id_field,
-        title_field=args.title_field,
-        boilerplate_patterns=read_patterns(args.boilerplate_file),
-        batch_size=args.batch_size,
-        batch_bytes=args.batch_bytes,
-        **({"workers": args.workers} if args.workers else {}),
-        runner=args.runner,
-        dask_address=args.dask_address,
-    )
-
-
-def read_patterns(path: str | None) -> tuple[str, ...] | None:
-    """Boilerplate patterns from a file: one regular expression a line; blank lines and # comments skipped."""
-    if path is None:
-        return None
-    import re
-
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise UsageError(
-            f"--boilerplate-file {path}: {exc.strerror or exc}; expected a readable text file"
-        ) from None
-    patterns = tuple(
-        line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")
-    )
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise UsageError(
-                f"--boilerplate-file {path}: {pattern!r} is not a regular expression ({exc})"
-            ) from None
-    return patterns
 
 
 # ---------------------------------------------------------------- run
@@ -241,24 +105,10 @@ def _add_run(sub) -> None:
     parser.add_argument(
         "sources", nargs="+", metavar="SOURCE", help="file, folder, glob or fsspec URL"
     )
-    _add_output(parser)
-    _add_pipeline_options(parser)
+    add_output(parser)
+    add_pipeline_options(parser)
     parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
     parser.set_defaults(handler=cmd_run)
-
-
-def check_sources(sources: Sequence[str]) -> None:
-    """Fail fast, before any flow starts, on a local SOURCE that does not exist or matches nothing."""
-    for source in sources:
-        if "://" in source:
-            continue
-        if glob.has_magic(source):
-            if not glob.glob(source, recursive=True):
-                raise SourceError(
-                    f"SOURCE {source!r} matches no file; check the pattern and quote it"
-                )
-        elif not os.path.lexists(source):
-            raise SourceError(f"SOURCE {source!r} does not exist; pass a file, folder, glob or URL")
 
 
 def execute(
@@ -270,8 +120,8 @@ def execute(
     temporary API end, and the console shows the one line `main` prints.
     """
     from flows.console import hide_tracebacks, silenced_while
-    from flows.run import preload_lexicons
     from flows.runtime import keep_sigterm_handler, prefect_api, run_flow, stop_signals
+    from flows.state import preload_lexicons
 
     hide_tracebacks()
     # The interpreter's last collection would walk everything the run loaded (seconds on a busy
@@ -323,14 +173,14 @@ def _add_reprocess(sub) -> None:
         "(new rows only where the fingerprint changed). With --verify, recompute the committed documents "
         "and compare every stored value; exit 0 when all are identical, 1 otherwise.",
     )
-    _add_output(parser)
+    add_output(parser)
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--all", action="store_true", help="every stored document (default)")
     which.add_argument("--run", metavar="RUN_ID", help="only the documents this run committed")
     parser.add_argument(
         "--verify", action="store_true", help="recompute and compare; commit nothing"
     )
-    _add_pipeline_options(parser)
+    add_pipeline_options(parser)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(handler=cmd_reprocess)
 
@@ -362,7 +212,7 @@ def _add_runs(sub) -> None:
         description="List the runs of an output folder, oldest first: id, name, start, status, counts "
         "and pipeline fingerprint.",
     )
-    _add_output(parser)
+    add_output(parser)
     parser.add_argument("--json", action="store_true", help="print every runs column as JSON lines")
     parser.set_defaults(handler=cmd_runs)
 
@@ -413,7 +263,7 @@ def _add_catalog(sub) -> None:
         description="Rebuild OUTPUT/proseflow.duckdb: views documents (newest per doc_id), documents_all, "
         "rejects, runs, raw (without bytes), corpus_stats and terms over the Parquet files.",
     )
-    _add_output(parser)
+    add_output(parser)
     parser.set_defaults(handler=cmd_catalog)
 
 
@@ -443,10 +293,6 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     print(data_dictionary_markdown())
     return 0
-
-
-def repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent
 
 
 if __name__ == "__main__":

@@ -10,21 +10,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+from flows.environment import quiet_environment
+from flows.options import add_output, add_pipeline_options, check_sources, config_from_args
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
 DEFAULT_DEPLOYMENT = "proseflow"
 STATE_DIR = ".prefect"
-QUIET_SERVER_ENV = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "1",
-    "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-}
 
 
-def add_commands(sub, add_output, add_pipeline_options) -> None:
+def add_commands(sub) -> None:
     """Register the operating subcommands on the CLI's subparsers."""
     _add_server(sub)
-    _add_serve(sub, add_output, add_pipeline_options)
+    _add_serve(sub)
 
 
 # ---------------------------------------------------------------- server
@@ -56,8 +54,7 @@ def server_env(host: str, port: int, environ: dict[str, str], cwd: Path) -> dict
     """The server's environment: project-local state, analytics off, UI pointed at this API."""
     env = dict(environ)
     env.setdefault("PREFECT_HOME", str(cwd / STATE_DIR))
-    for key, value in QUIET_SERVER_ENV.items():
-        env.setdefault(key, value)
+    quiet_environment(env)
     # The UI asks PREFECT_UI_API_URL for its API; it defaults to port 4200 whatever --port says.
     url = api_url(host, port)
     env["PREFECT_API_URL"] = url
@@ -131,7 +128,7 @@ def _kill_group(process: subprocess.Popen) -> None:
 # ---------------------------------------------------------------- serve
 
 
-def _add_serve(sub, add_output, add_pipeline_options) -> None:
+def _add_serve(sub) -> None:
     parser = sub.add_parser(
         "serve",
         help="serve the pipeline on SOURCE... on a schedule (needs a Prefect server)",
@@ -169,7 +166,6 @@ def _seconds(text: str) -> float:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from flows.cli import check_sources, config_from_args
     from flows.runtime import require_api_server, serve_flow
 
     require_api_server()

@@ -16,16 +16,9 @@ from prefect.artifacts import (
 )
 from prefect.events import emit_event
 
-from flows.run import STAGES, RunState
+from flows.state import STAGES, RunState
 from tasks.stats import collection_summary
 
-MAIN_SCORES = (
-    "flesch_reading_ease",
-    "flesch_kincaid_grade",
-    "gunning_fog",
-    "smog_index",
-    "n_words",
-)
 EVENT = "proseflow.dataset.committed"
 BAR_WIDTH = 30
 terminal_bar = False  # set by `proseflow run` when a person watches an interactive terminal
@@ -142,7 +135,7 @@ def publish(summary_: dict) -> None:
 
 
 def batch_done(state: RunState, report) -> None:
-    """One log line per processed batch (flows.stages.BatchReport), and the progress artifact."""
+    """One log line per processed batch (flows.prefect_tasks.BatchReport), and the progress artifact."""
     seconds = sum(report.seconds.values())
     get_run_logger().info(
         "batch %s: %s, %s in %.1f s",

@@ -231,7 +231,7 @@ def in_modules(frame, packages: tuple[str, ...]) -> bool:
 
 def run_tags(sources: Sequence[str], from_raw: str | None = None) -> list[str]:
     """The tags of a run: what it reads and which proseflow ran it."""
-    from flows.pipeline import source_label
+    from flows.flow import source_label
     from tasks.provenance import pipeline_version
 
     return [source_label(list(sources), from_raw), f"{TAG_PREFIX}{pipeline_version()}"]
@@ -243,7 +243,7 @@ def run_flow(
     """Run the pipeline flow with the configured task runner and tags, and return its summary."""
     from prefect import tags
 
-    from flows.pipeline import pipeline
+    from flows.flow import pipeline
 
     flow = pipeline.with_options(task_runner=task_runner(config))
     with tags(*run_tags(sources, from_raw)):
@@ -494,7 +494,7 @@ def serve_flow(
     interval: float | None = None,
 ) -> None:
     """Serve the pipeline as deployment NAME on a cron or interval schedule until interrupted."""
-    from flows.pipeline import pipeline
+    from flows.flow import pipeline
 
     require_api_server()
     flow = pipeline.with_options(task_runner=task_runner(config))

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from flows.pipeline import run_doc_ids
-from flows.stages import stored_raw
+from flows.flow import run_doc_ids
+from flows.prefect_tasks import stored_raw
 from tasks import batch as chain
 from tasks import ingest, triage
 from tasks.config import PipelineConfig

@@ -5,7 +5,7 @@
     process  work rows -> documents (clean -> readability -> statistics), rejects, term counts
 
 Every function here is plain: tables in, tables out, no files and no run state. The Prefect tasks in
-`flows/stages.py` add only the reads and writes of staging around them.
+`flows/prefect_tasks.py` add only the reads and writes of staging around them.
 """
 
 from __future__ import annotations

@@ -14,14 +14,32 @@ READABILITY_MODES = ("textstat", "published")
 RUNNERS = ("local", "process", "dask")
 
 
-def _value(default: Any, **kw: Any) -> Any:
-    """A field that can change output values: it is part of the pipeline fingerprint."""
-    return field(default=default, metadata={"fingerprint": True}, **kw)
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    fingerprint: bool,
+    help: str,
+    metavar: str | None = None,
+    choices: tuple[str, ...] | None = None,
+    option: str | None = None,
+    from_file: bool = False,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
+    """A configuration field with what its command-line option needs, declared once.
 
-
-def _operational(default: Any) -> Any:
-    """A field that changes how a run executes, never what it computes."""
-    return field(default=default, metadata={"fingerprint": False})
+    `fingerprint`: whether the field can change an output value (then it is part of the pipeline
+    fingerprint) or only how a run executes. The option is `--<field-name>` unless `option` names
+    it; `from_file` options take a file of one value a line.
+    """
+    metadata = {
+        "fingerprint": fingerprint,
+        "help": help,
+        "metavar": metavar,
+        "choices": choices,
+        "option": option,
+        "from_file": from_file,
+    }
+    return field(default=default, default_factory=default_factory, metadata=metadata)
 
 
 def available_cpus() -> int:
@@ -36,22 +54,76 @@ def available_cpus() -> int:
 class PipelineConfig:
     """Everything a run needs besides its sources and output."""
 
-    # Locale forced for every document ('en' is stored as textstat's default 'en_US'); None = detect.
-    language: str | None = _value(None)
-    readability: str = _value("textstat")  # "textstat" (parity) or "published" (published formulas)
-    max_bytes: int = _value(10_000_000)  # larger inputs are rejected as too_large
-    text_field: str = _value("text")  # record formats: field holding the text
-    id_field: str = _value("id")  # record formats: field naming the record in source_uri
-    title_field: str = _value("title")  # record formats: field holding the title
-    boilerplate_patterns: tuple[str, ...] | None = _value(None)  # None = built-in list
-    repeated_line_min_docs: int = _value(5)  # a line in >= this many docs of a collection ...
-    repeated_line_min_share: float = _value(0.5)  # ... and in >= this share of them is boilerplate
-    top_terms: int = _value(50)  # rows per collection in terms/
-    batch_size: int = _operational(500)  # documents per batch (record files are cut too)
-    batch_bytes: int = _operational(64_000_000)  # input bytes per batch
-    workers: int = field(default_factory=available_cpus, metadata={"fingerprint": False})
-    runner: str = _operational("local")
-    dask_address: str | None = _operational(None)
+    language: str | None = setting(
+        None,
+        fingerprint=True,
+        metavar="CODE",
+        help="force a language for every document: an ISO 639-1 code (en, de) or a locale whose "
+        "hyphenation patterns to use (en_GB, pt_BR, de_CH); default: detect, English scored as "
+        "textstat's default en_US",
+    )
+    readability: str = setting(
+        "textstat",
+        fingerprint=True,
+        choices=READABILITY_MODES,
+        help="textstat: scores equal to textstat 0.7.13; published: published formulas",
+    )
+    max_bytes: int = setting(
+        10_000_000, fingerprint=True, metavar="N", help="reject larger inputs as too_large"
+    )
+    text_field: str = setting(
+        "text", fingerprint=True, metavar="F", help="record formats: the field holding the text"
+    )
+    id_field: str = setting(
+        "id", fingerprint=True, metavar="F", help="record formats: the field naming a record"
+    )
+    title_field: str = setting(
+        "title", fingerprint=True, metavar="F", help="record formats: the field holding the title"
+    )
+    boilerplate_patterns: tuple[str, ...] | None = setting(
+        None,
+        fingerprint=True,
+        option="boilerplate-file",
+        from_file=True,
+        metavar="FILE",
+        help="regular expressions, one a line, replacing the built-in boilerplate line patterns",
+    )
+    repeated_line_min_docs: int = setting(
+        5,
+        fingerprint=True,
+        metavar="N",
+        help="a line in at least N documents of a collection (and the share below) is boilerplate",
+    )
+    repeated_line_min_share: float = setting(
+        0.5,
+        fingerprint=True,
+        metavar="S",
+        help="... and in at least this share of them, in (0, 1]",
+    )
+    top_terms: int = setting(
+        50, fingerprint=True, metavar="N", help="rows per collection in terms/"
+    )
+    batch_size: int = setting(
+        500, fingerprint=False, metavar="N", help="documents per batch (record files are cut too)"
+    )
+    batch_bytes: int = setting(
+        64_000_000, fingerprint=False, metavar="B", help="input bytes per batch"
+    )
+    workers: int = setting(
+        fingerprint=False,
+        default_factory=available_cpus,
+        metavar="N",
+        help="worker processes; 1 runs in one process (default: the CPUs this process may use)",
+    )
+    runner: str = setting(
+        "local",
+        fingerprint=False,
+        choices=RUNNERS,
+        help="local: this process (processes when workers > 1); process; dask",
+    )
+    dask_address: str | None = setting(
+        None, fingerprint=False, metavar="URL", help="with --runner dask: scheduler tcp://host:port"
+    )
 
     def __post_init__(self) -> None:
         if self.readability not in READABILITY_MODES:

@@ -334,7 +334,6 @@ DATASETS: dict[str, pa.Schema] = {
 # Columns of `documents` computed by the pipeline (everything but the run fields): what --verify compares.
 DERIVED_COLUMNS = [f.name for f in DOCUMENTS if f.name not in ("run_id", "processed_at")]
 READABILITY_COLUMNS = [f.name for f in READABILITY_FIELDS]
-COUNT_COLUMNS = [f.name for f in COUNT_FIELDS]
 STAT_COLUMNS = [f.name for f in STAT_FIELDS]
 NUMERIC_COLUMNS = [
     f.name for f in DOCUMENTS if pa.types.is_floating(f.type) or pa.types.is_integer(f.type)

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-# A busy machine can take longer than Prefect's default 20 s to start the temporary API.
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+from flows.environment import quiet_environment
+
+quiet_environment(os.environ)
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"

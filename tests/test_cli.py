@@ -19,7 +19,7 @@ PROSEFLOW = [sys.executable, "-m", "flows.cli"]
 
 
 def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    env = dict(os.environ)  # quiet: tests/conftest.py applied flows.environment
     env.pop("PREFECT_API_URL", None)
     return subprocess.run(
         [*PROSEFLOW, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from flows import pipeline, stages
+from flows import flow, prefect_tasks
 from flows.runtime import run_flow
 from tasks import catalog, store
 from tasks.config import PipelineConfig
@@ -87,7 +87,7 @@ def test_the_undisturbed_run_has_documents_duplicates_and_rejects(undisturbed):
 
 def test_discover_retried_after_listing(monkeypatch, tmp_path, undisturbed):
     source = undisturbed[0]
-    calls = fail_once_after(monkeypatch, stages.ingest_stage, "discover", OSError("listing"))
+    calls = fail_once_after(monkeypatch, prefect_tasks.ingest_stage, "discover", OSError("listing"))
     summary = run_flow([str(source)], str(tmp_path / "out"), CONFIG)
     assert len(calls) == 2
     assert_same_run(tmp_path / "out", summary, undisturbed)
@@ -96,7 +96,7 @@ def test_discover_retried_after_listing(monkeypatch, tmp_path, undisturbed):
 def test_read_retried_after_writing_its_work_file(monkeypatch, tmp_path, undisturbed):
     source = undisturbed[0]
     error = OSError(errno.EIO, "Input/output error")
-    calls = fail_once_after(monkeypatch, stages, "park", error)
+    calls = fail_once_after(monkeypatch, prefect_tasks, "park", error)
     summary = run_flow([str(source)], str(tmp_path / "out"), CONFIG)
     assert len(calls) > 2  # one batch ran twice
     assert_same_run(tmp_path / "out", summary, undisturbed)
@@ -104,7 +104,7 @@ def test_read_retried_after_writing_its_work_file(monkeypatch, tmp_path, undistu
 
 def test_process_retried_after_staging_its_documents(monkeypatch, tmp_path, undisturbed):
     source = undisturbed[0]
-    calls = fail_once_after(monkeypatch, stages, "stage_documents", OSError("flaky disk"))
+    calls = fail_once_after(monkeypatch, prefect_tasks, "stage_documents", OSError("flaky disk"))
     summary = run_flow([str(source)], str(tmp_path / "out"), CONFIG)
     assert len(calls) > 2
     assert_same_run(tmp_path / "out", summary, undisturbed)
@@ -112,7 +112,7 @@ def test_process_retried_after_staging_its_documents(monkeypatch, tmp_path, undi
 
 def test_commit_retried_after_writing_final_files(monkeypatch, tmp_path, undisturbed):
     source = undisturbed[0]
-    calls = fail_once_after(monkeypatch, pipeline.stats_stage, "top_terms", OSError("flaky"))
+    calls = fail_once_after(monkeypatch, flow.stats_stage, "top_terms", OSError("flaky"))
     summary = run_flow([str(source)], str(tmp_path / "out"), CONFIG)
     assert len(calls) == 2
     assert_same_run(tmp_path / "out", summary, undisturbed)

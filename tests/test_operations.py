@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows import operate, runtime
+from flows.environment import quiet_environment
 from tasks.config import READABILITY_MODES, RUNNERS, PipelineConfig
 from tasks.errors import UsageError
 
@@ -203,7 +204,7 @@ def test_task_runner_follows_workers_and_runner():
 def test_what_workers_receive_pickles():
     import cloudpickle
 
-    from flows.stages import BatchReport, BatchTarget, Part, ReadReport
+    from flows.prefect_tasks import BatchReport, BatchTarget, Part, ReadReport
 
     table = pa.table({"doc_id": ["a"], "text": ["Words."]})
     part = Part("b00000", "/tmp/b00000.arrow", table, table)
@@ -227,8 +228,8 @@ def _free_port() -> int:
 def _clean_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment of a child proseflow: no inherited Prefect settings, its own PREFECT_HOME."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(home / "prefect-home"), DO_NOT_TRACK="1", PYTHONPATH=str(REPO))
-    env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", **extra)
+    env.update(PREFECT_HOME=str(home / "prefect-home"), PYTHONPATH=str(REPO), **extra)
+    quiet_environment(env)
     return env
 
 

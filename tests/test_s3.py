@@ -212,8 +212,6 @@ def proseflow_killed_at(upload: int, corpus: Path, url: str, state: Path) -> Non
         KILL_AT=str(upload),
         PROSEFLOW_STATE=str(state),
         PREFECT_API_URL=PREFECT_API_URL.value(),  # the session's test server: a fast start
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        DO_NOT_TRACK="1",
     )
     proc = subprocess.run(
         [sys.executable, "-c", KILLED_RUN, "run", str(corpus), "--output", url, *CLI_OPTIONS],

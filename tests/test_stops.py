@@ -160,7 +160,7 @@ def wait_for_no_leftovers(started: list[Proc], pgid: int, marker: str, seconds: 
 
 def start_run(source: Path, output: Path, logs: Path) -> subprocess.Popen:
     """`proseflow run` in a session of its own, as a terminal starts it (Ctrl-C not ignored)."""
-    env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    env = dict(os.environ)  # quiet: tests/conftest.py applied flows.environment
     env.pop("PREFECT_API_URL", None)
     env.pop("PROSEFLOW_TRACEBACKS", None)
     command = [*PROSEFLOW, "run", str(source), "--output", str(output)]

@@ -1,6 +1,6 @@
 """The proseflow flow: read (map) -> triage (reduce) -> process (map) -> commit, batch by batch.
 
-The flow process only orchestrates: every per-document step runs in the tasks of `flows.stages`,
+The flow process only orchestrates: every per-document step runs in the tasks of `flows.prefect_tasks`,
 wherever the task runner puts them, and the flow folds their small reports into the run.
 """
 
@@ -19,8 +19,7 @@ from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote  # run state: not for Prefect to walk
 
 from flows import reporting
-from flows.run import RunState, Stopwatch
-from flows.stages import (
+from flows.prefect_tasks import (
     RETRIED,
     BatchReport,
     ReadReport,
@@ -30,6 +29,7 @@ from flows.stages import (
     read_stored,
     read_work,
 )
+from flows.state import RunState, Stopwatch
 from tasks import catalog, store, triage
 from tasks import stats as stats_stage
 from tasks.config import PipelineConfig

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from flows.stages import BatchReport, BatchTarget, ReadReport
+from flows.prefect_tasks import BatchReport, BatchTarget, ReadReport
 from tasks import store
 from tasks.config import PipelineConfig, canonical_json
 from tasks.provenance import all_versions, pipeline_fingerprint, pipeline_version

@@ -29,7 +29,6 @@ from tasks.config import PipelineConfig
 from tasks.schema import RAW
 
 WORK_OPTIONS = ipc.IpcWriteOptions(compression="zstd")  # work files hold text: ~3x smaller
-RAW_INPUT_COLUMNS = list(ingest_stage.RAW_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,7 @@ def read_stored(
 def stored_raw(output: store.Output, doc_ids: list[str]) -> pa.Table:
     """Raw rows of doc_ids as ingestion produces them, in source_uri order."""
     wanted = ds.field("doc_id").isin(pa.array(doc_ids, pa.string()))
-    table = output.read("raw", RAW_INPUT_COLUMNS, filter=wanted)
+    table = output.read("raw", ingest_stage.RAW_COLUMNS, filter=wanted)
     return table.sort_by([("source_uri", "ascending"), ("doc_id", "ascending")])
 
 
@@ -187,7 +186,7 @@ def process(
 def stage_raw(raw: pa.Table, target: BatchTarget, key: str) -> None:
     """Stage the raw bytes raw/ lacks, with where and when this run first saw them."""
     n = raw.num_rows
-    raw = raw.select(RAW_INPUT_COLUMNS).append_column(
+    raw = raw.select(ingest_stage.RAW_COLUMNS).append_column(
         "first_seen_at", pa.array([target.started_at] * n, RAW.field("first_seen_at").type)
     )
     raw = raw.append_column("run_id", pa.array([target.run_id] * n, pa.string()))
