@@ -186,7 +186,7 @@ def _add_reprocess(sub) -> None:
 
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
-    from tasks.store import Output
+    from tasks.store.output import Output
 
     output = Output.open(args.output, create=False)
     config = config_from_args(args)
@@ -218,7 +218,7 @@ def _add_runs(sub) -> None:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from tasks.store import Output
+    from tasks.store.output import Output
 
     runs = Output.open(args.output, create=False).read("runs").sort_by("started_at").to_pylist()
     if args.json:
@@ -268,10 +268,12 @@ def _add_catalog(sub) -> None:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    from tasks import catalog, store
+    from tasks import catalog
+    from tasks.store.lock import locked
+    from tasks.store.output import Output
 
-    output = store.Output.open(args.output, create=False)
-    with store.locked(output, "catalog"):
+    output = Output.open(args.output, create=False)
+    with locked(output, "catalog"):
         path = catalog.rebuild(output)  # finishes or undoes interrupted commits first
     print(
         path or f"{output.url}: commits settled; the DuckDB catalog is built for local outputs only"

@@ -30,11 +30,12 @@ from flows.prefect_tasks import (
     read_work,
 )
 from flows.state import RunState, Stopwatch
-from tasks import catalog, store, triage
+from tasks import catalog, triage
 from tasks import stats as stats_stage
 from tasks.config import PipelineConfig
 from tasks.errors import UsageError
 from tasks.schema import DOCUMENTS, NUMERIC_COLUMNS
+from tasks.store.output import Output
 
 FROM_RAW_ALL = "*"
 
@@ -131,7 +132,7 @@ def chunked(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def stored_doc_ids(output: store.Output, from_raw: str) -> list[str]:
+def stored_doc_ids(output: Output, from_raw: str) -> list[str]:
     """doc_ids of the stored raw rows to reprocess, in source_uri order."""
     wanted = None if from_raw == FROM_RAW_ALL else run_doc_ids(output, from_raw)
     filter_ = None
@@ -143,7 +144,7 @@ def stored_doc_ids(output: store.Output, from_raw: str) -> list[str]:
     ].to_pylist()
 
 
-def run_doc_ids(output: store.Output, run_id: str) -> set[str]:
+def run_doc_ids(output: Output, run_id: str) -> set[str]:
     """doc_ids a run committed as documents or rejected after decoding."""
     runs = output.read("runs", ["run_id"])["run_id"].to_pylist()
     if run_id not in runs:

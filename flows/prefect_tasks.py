@@ -24,9 +24,11 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks import batch as chain
 from tasks import ingest as ingest_stage
-from tasks import store
 from tasks.config import PipelineConfig
 from tasks.schema import RAW
+from tasks.store.files import release_memory, stage_part, stamp_run, utc_now
+from tasks.store.output import Output
+from tasks.store.space import space_for
 
 WORK_OPTIONS = ipc.IpcWriteOptions(compression="zstd")  # work files hold text: ~3x smaller
 
@@ -111,13 +113,13 @@ def read_stored(
 ) -> ReadReport:
     """Read stored raw rows back from raw/ (reprocessing) and decode them like new inputs."""
     started = time.perf_counter()
-    raw = stored_raw(store.Output.open(output, create=False), doc_ids)
+    raw = stored_raw(Output.open(output, create=False), doc_ids)
     parts = park(raw, config, target, key)
     empty = ingest_stage.rejects_table([])
     return ReadReport(parts, empty, raw.num_rows, time.perf_counter() - started)
 
 
-def stored_raw(output: store.Output, doc_ids: list[str]) -> pa.Table:
+def stored_raw(output: Output, doc_ids: list[str]) -> pa.Table:
     """Raw rows of doc_ids as ingestion produces them, in source_uri order."""
     wanted = ds.field("doc_id").isin(pa.array(doc_ids, pa.string()))
     table = output.read("raw", ingest_stage.RAW_COLUMNS, filter=wanted)
@@ -134,13 +136,13 @@ def park(raw: pa.Table, config: PipelineConfig, target: BatchTarget, key: str) -
         path = target.work_file(part_key)
         write_work(path, decoded.work)
         parts.append(Part(part_key, str(path), decoded.rows, decoded.profile))
-        store.release_memory()
+        release_memory()
     return parts
 
 
 def write_work(path: Path, table: pa.Table) -> None:
     """Write a work file whole or not at all (a retry may find a half-written one)."""
-    with store.space_for(path, table.nbytes):
+    with space_for(path, table.nbytes):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         with ipc.new_file(tmp, table.schema, options=WORK_OPTIONS) as writer:
@@ -179,7 +181,7 @@ def process(
     result = chain.process(work.take(pa.array(rows, pa.int64())), boilerplate, config)
     report = stage_documents(result, target, part.key)
     report.seconds["ingest"] = time.perf_counter() - started - sum(result.seconds.values())
-    store.release_memory()
+    release_memory()
     return report
 
 
@@ -190,18 +192,18 @@ def stage_raw(raw: pa.Table, target: BatchTarget, key: str) -> None:
         "first_seen_at", pa.array([target.started_at] * n, RAW.field("first_seen_at").type)
     )
     raw = raw.append_column("run_id", pa.array([target.run_id] * n, pa.string()))
-    store.stage_part(target, "raw", raw, key)
+    stage_part(target, "raw", raw, key)
 
 
 def stage_documents(result: chain.Processed, target: BatchTarget, key: str) -> BatchReport:
     """Stamp a processed part with its run and write its documents and rejects into staging."""
     started = time.perf_counter()
-    stamped = store.stamp_run(result.documents, target.run_id, target.fingerprint, store.utc_now())
-    store.stage_part(target, "documents", stamped, key)
+    stamped = stamp_run(result.documents, target.run_id, target.fingerprint, utc_now())
+    stage_part(target, "documents", stamped, key)
     reasons: Counter = Counter()
     if result.rejects is not None and result.rejects.num_rows:
-        rejects = store.stamp_run(result.rejects, target.run_id, target.fingerprint)
-        store.stage_part(target, "rejects", rejects, f"{key}-process")
+        rejects = stamp_run(result.rejects, target.run_id, target.fingerprint)
+        stage_part(target, "rejects", rejects, f"{key}-process")
         reasons.update(rejects["reason"].to_pylist())
     seconds = dict(result.seconds)
     seconds["statistics"] += time.perf_counter() - started

@@ -13,11 +13,15 @@ from datetime import datetime
 import pyarrow as pa
 
 from flows.prefect_tasks import BatchReport, BatchTarget, ReadReport
-from tasks import store
 from tasks.config import PipelineConfig, canonical_json
 from tasks.provenance import all_versions, pipeline_fingerprint, pipeline_version
-from tasks.schema import RUNS
+from tasks.schema import RUNS, SCHEMA_VERSION
 from tasks.stats import TERMS_PARTIAL
+from tasks.store.commit import Staging, recover, write_runs_row
+from tasks.store.committed import CommittedIndex
+from tasks.store.files import stamp_run, utc_now
+from tasks.store.lock import RunLock
+from tasks.store.output import Output
 from tasks.triage import Verdicts
 
 STAGES = ("discover", "ingest", "clean", "readability", "statistics", "commit")
@@ -35,12 +39,12 @@ class RunState:
     flow_run_name: str
     sources: list[str]
     config: PipelineConfig
-    output: store.Output
+    output: Output
     fingerprint: str
     started_at: datetime
-    staging: store.Staging
-    index: store.CommittedIndex
-    lock: store.RunLock | None = None
+    staging: Staging
+    index: CommittedIndex
+    lock: RunLock | None = None
     n_inputs: int = 0
     n_ignored: int = 0
     n_skipped: int = 0
@@ -59,13 +63,13 @@ class RunState:
         cls, run_id: str, name: str, sources: list[str], output: str, config: PipelineConfig
     ) -> RunState:
         """Lock the output, finish what killed runs left, load what is committed, start staging."""
-        out = store.Output.open(output)
-        lock = store.RunLock(out.control / "lock")
+        out = Output.open(output)
+        lock = RunLock(out.control / "lock")
         lock.acquire(run_id)
         try:
-            recovered = store.recover(out)
+            recovered = recover(out)
             fingerprint = pipeline_fingerprint(config)
-            index = store.CommittedIndex.load(out, fingerprint)
+            index = CommittedIndex.load(out, fingerprint)
         except BaseException:
             lock.release()
             raise
@@ -76,8 +80,8 @@ class RunState:
             config=config,
             output=out,
             fingerprint=fingerprint,
-            started_at=store.utc_now(),
-            staging=store.Staging(out, run_id, fingerprint),
+            started_at=utc_now(),
+            staging=Staging(out, run_id, fingerprint),
             index=index,
             lock=lock,
             recovered=recovered,
@@ -100,7 +104,7 @@ class RunState:
             "parameters": canonical_json(self.config.to_dict()),
             "pipeline_version": pipeline_version(),
             "pipeline_fingerprint": self.fingerprint,
-            "schema_version": store.SCHEMA_VERSION,
+            "schema_version": SCHEMA_VERSION,
             "versions": canonical_json(all_versions()),
         }
 
@@ -121,7 +125,7 @@ class RunState:
         self.n_skipped += verdicts.n_skipped
         self.n_rejects += verdicts.rejects.num_rows
         self.reject_reasons.update(verdicts.rejects["reason"].to_pylist())
-        rejects = store.stamp_run(verdicts.rejects, self.run_id, self.fingerprint)
+        rejects = stamp_run(verdicts.rejects, self.run_id, self.fingerprint)
         self.staging.stage("rejects", rejects, "triage")
 
     def fold_batch(self, report: BatchReport) -> None:
@@ -150,7 +154,7 @@ class RunState:
         row = dict(self.info())
         row.update(
             started_at=self.started_at,
-            finished_at=store.utc_now(),
+            finished_at=utc_now(),
             status=status,
             n_inputs=self.n_inputs,
             n_documents=self.n_documents if status == "completed" else 0,
@@ -174,7 +178,7 @@ class RunState:
                 self.staging.roll_forward()
             return
         self.staging.discard()
-        store.write_runs_row(self.output, self.runs_row("failed", error))
+        write_runs_row(self.output, self.runs_row("failed", error))
 
     def close(self) -> None:
         if self.lock is not None:

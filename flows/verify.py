@@ -16,7 +16,8 @@ from tasks import ingest, triage
 from tasks.config import PipelineConfig
 from tasks.provenance import pipeline_fingerprint
 from tasks.schema import DERIVED_COLUMNS
-from tasks.store import CommittedIndex, Output
+from tasks.store.committed import CommittedIndex
+from tasks.store.output import Output
 
 SHOWN_DIFFERENCES = 20
 COMPARED = [c for c in DERIVED_COLUMNS if c != "pipeline_fingerprint"]

@@ -8,13 +8,12 @@ output folder can be moved or copied whole (see `folder_sql`).
 
 from __future__ import annotations
 
-import os
-
 import pyarrow as pa
 
-from tasks import store
 from tasks.schema import DATASETS
-from tasks.store import Output
+from tasks.store.commit import recover
+from tasks.store.files import replacing
+from tasks.store.output import Output
 
 DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
@@ -98,25 +97,24 @@ def refresh(output: Output) -> str | None:
         return None
 
     target = output.catalog_path
-    tmp = target.with_name(f".{target.name}.tmp")
-    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
-        if leftover.exists():
+    for leftover in target.parent.glob(f".{target.name}.*tmp*"):  # a killed refresh's file and WAL
+        if leftover.is_file():
             leftover.unlink()
-    con = duckdb.connect(str(tmp))
-    try:
-        for name in VIEWS:
-            con.execute(view_sql(output, name))
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
-    os.replace(tmp, target)
+    with replacing(target) as tmp:
+        con = duckdb.connect(str(tmp))
+        try:
+            for name in VIEWS:
+                con.execute(view_sql(output, name))
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
     return str(target)
 
 
 def rebuild(output: Output) -> str | None:
-    """Finish or undo the commits killed runs left (`store.recover`), then refresh the views.
+    """Finish or undo the commits killed runs left (`recover`), then refresh the views.
 
     Call while holding the output's lock, as `proseflow catalog` does.
     """
-    store.recover(output)
+    recover(output)
     return refresh(output)

@@ -13,12 +13,13 @@ import marshal
 import os
 import re
 import sys
-import tempfile
 import threading
 import warnings
 from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
+
+from tasks.store.files import write_atomically
 
 CACHE_ENV = "PROSEFLOW_NLTK_DATA"
 DEFAULT_CACHE = Path("~/.cache/proseflow/nltk_data")
@@ -46,24 +47,6 @@ def _cmudict_lines() -> str:
         seen[word] = seen.get(word, 0) + 1
         lines.append(f"{word} {seen[word]} {' '.join(phones)}\n")
     return "".join(lines)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temporary sibling and a rename: no reader sees half a file."""
-    write_bytes_atomically(path, text.encode("utf-8"))
-
-
-def write_bytes_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary sibling and a rename: no reader sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _point_nltk_at(root: Path) -> None:
@@ -106,8 +89,8 @@ def _build_if_stale(root: Path) -> None:
     version = metadata.version("cmudict")
     # The stamp is written after the dictionary: a matching stamp means a complete, current one.
     if not (target.is_file() and stamp.is_file() and stamp.read_text() == version):
-        _write_atomically(target, _cmudict_lines())
-        _write_atomically(stamp, version)
+        write_atomically(target, _cmudict_lines())
+        write_atomically(stamp, version)
 
 
 def library_versions() -> dict[str, str]:
@@ -159,7 +142,7 @@ def _load_syllables(path: Path) -> dict[str, int]:
         pass
     table = _read_cmudict(path)
     with contextlib.suppress(OSError):  # a read-only cache still works, only slower to start
-        write_bytes_atomically(copy, marshal.dumps((key, table)))
+        write_atomically(copy, marshal.dumps((key, table)))
     return table
 
 

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from tasks import batch, clean
 from tasks.config import PipelineConfig
 from tasks.ingest import REASON_DUPLICATE, rejects_table
-from tasks.store import CommittedIndex
+from tasks.store.committed import CommittedIndex
 
 SKIP = "skip"
 

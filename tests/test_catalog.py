@@ -8,8 +8,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tasks import catalog, store
-from tests.test_store import commit_killed_after, commit_run, doc_ids, runs_row
+from tasks import catalog
+from tasks.store.commit import write_runs_row
+from tasks.store.lock import locked
+from tasks.store.output import Output
+from tests.store_runs import commit_killed_after, commit_run, doc_ids, runs_row
 
 DATA_VIEWS = ("documents", "documents_all", "rejects", "raw", "corpus_stats", "terms")
 
@@ -31,7 +34,7 @@ def everywhere(*run_ids: str) -> dict[str, set[str]]:
 
 
 def test_views_show_no_file_of_a_commit_that_has_no_runs_row_yet(tmp_path, monkeypatch):
-    output = store.Output.open(tmp_path / "out")
+    output = Output.open(tmp_path / "out")
     commit_run(output, "r1", doc_ids(1, 2))
     commit_killed_after(output, "r2", doc_ids(3, 4), monkeypatch, publishes=5)  # all but runs/
     assert output.exists("documents", "run-r2")
@@ -40,7 +43,7 @@ def test_views_show_no_file_of_a_commit_that_has_no_runs_row_yet(tmp_path, monke
 
 
 def test_views_hide_a_run_whose_runs_row_is_gone_without_a_refresh(tmp_path):
-    output = store.Output.open(tmp_path / "out")
+    output = Output.open(tmp_path / "out")
     commit_run(output, "r1", doc_ids(1, 2))
     commit_run(output, "r2", doc_ids(3, 4))
     catalog.refresh(output)
@@ -48,12 +51,12 @@ def test_views_hide_a_run_whose_runs_row_is_gone_without_a_refresh(tmp_path):
     row = Path(output.path("runs", "run-r2.parquet"))
     row.rename(tmp_path / "aside.parquet")
     assert view_runs(output.root) == everywhere("r1")
-    store.write_runs_row(output, runs_row("r2", status="failed"))
+    write_runs_row(output, runs_row("r2", status="failed"))
     assert view_runs(output.root) == dict(everywhere("r1"), runs={"r1", "r2"})
 
 
 def test_the_documents_view_keeps_the_newest_completed_row(tmp_path, monkeypatch):
-    output = store.Output.open(tmp_path / "out")
+    output = Output.open(tmp_path / "out")
     commit_run(output, "r1", doc_ids(1, 2))
     commit_killed_after(output, "r2", doc_ids(1, 2), monkeypatch, publishes=5)  # newer, same ids
     catalog.refresh(output)
@@ -63,7 +66,7 @@ def test_the_documents_view_keeps_the_newest_completed_row(tmp_path, monkeypatch
 
 
 def test_views_follow_the_output_folder_when_it_moves(tmp_path, monkeypatch):
-    output = store.Output.open(tmp_path / "out")
+    output = Output.open(tmp_path / "out")
     commit_run(output, "r1", doc_ids(1, 2, 3))
     catalog.refresh(output)
     moved = tmp_path / "elsewhere" / "moved"
@@ -78,7 +81,7 @@ def test_views_follow_the_output_folder_when_it_moves(tmp_path, monkeypatch):
 
 
 def test_an_attached_catalog_reads_the_folder_it_was_built_for(tmp_path):
-    output = store.Output.open(tmp_path / "out")
+    output = Output.open(tmp_path / "out")
     commit_run(output, "r1", doc_ids(1, 2, 3))
     catalog.refresh(output)
     con = duckdb.connect()
@@ -87,19 +90,19 @@ def test_an_attached_catalog_reads_the_folder_it_was_built_for(tmp_path):
 
 
 def test_rebuild_rolls_an_interrupted_commit_forward(tmp_path, monkeypatch):
-    output = store.Output.open(tmp_path / "out")
+    output = Output.open(tmp_path / "out")
     commit_run(output, "r1", doc_ids(1))
     commit_killed_after(output, "r2", doc_ids(2), monkeypatch, publishes=2)
     catalog.refresh(output)
     assert view_runs(output.root) == everywhere("r1")
-    with store.locked(output, "catalog"):
+    with locked(output, "catalog"):
         assert catalog.rebuild(output) == str(output.catalog_path)
     assert view_runs(output.root) == everywhere("r1", "r2")
     assert output.journaled_runs() == [] and not list(output.staging_root.iterdir())
 
 
 def test_an_output_without_completed_runs_has_typed_empty_views(tmp_path, monkeypatch):
-    output = store.Output.open(tmp_path / "out")
+    output = Output.open(tmp_path / "out")
     commit_killed_after(output, "r1", doc_ids(1), monkeypatch, publishes=5)
     catalog.refresh(output)
     con = duckdb.connect(str(output.catalog_path), read_only=True)
@@ -111,6 +114,25 @@ def test_an_output_without_completed_runs_has_typed_empty_views(tmp_path, monkey
 
 @pytest.mark.parametrize("view", DATA_VIEWS)
 def test_every_data_view_filters_on_completed_runs(tmp_path, view):
-    output = store.Output.open(tmp_path / "out")
+    output = Output.open(tmp_path / "out")
     commit_run(output, "r1", doc_ids(1))
     assert "status = 'completed'" in catalog.view_sql(output, view)
+
+
+def test_a_refresh_removes_what_a_killed_refresh_left(tmp_path):
+    output = Output.open(tmp_path / "out")
+    commit_run(output, "r1", doc_ids(1))
+    name = output.catalog_path.name
+    left = [
+        f".{name}.tmp",
+        f".{name}.tmp.wal",
+        f".{name}.0a1b2c3d.tmp",
+        f".{name}.0a1b2c3d.tmp.wal",
+    ]
+    for leftover in left:
+        (output.catalog_path.parent / leftover).write_bytes(b"half a database")
+    catalog.refresh(output)
+    assert not [
+        p.name for p in output.catalog_path.parent.iterdir() if p.name.startswith(f".{name}")
+    ]
+    assert view_runs(output.root) == everywhere("r1")

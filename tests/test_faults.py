@@ -11,8 +11,9 @@ import pytest
 
 from flows import flow, prefect_tasks
 from flows.runtime import run_flow
-from tasks import catalog, store
+from tasks import catalog
 from tasks.config import PipelineConfig
+from tasks.store.output import Output
 from tests.conftest import SEEDS
 from tests.test_cli import comparable
 
@@ -120,7 +121,7 @@ def test_commit_retried_after_writing_final_files(monkeypatch, tmp_path, undistu
 
 def test_a_publish_that_fails_after_the_journal_still_completes(monkeypatch, tmp_path, undisturbed):
     source = undisturbed[0]
-    calls = fail_once_after(monkeypatch, store.Output, "publish", OSError("network blip"))
+    calls = fail_once_after(monkeypatch, Output, "publish", OSError("network blip"))
     summary = run_flow([str(source)], str(tmp_path / "out"), CONFIG)
     assert len(calls) > 2
     assert_same_run(tmp_path / "out", summary, undisturbed)

@@ -123,7 +123,7 @@ def test_an_unwritable_cache_still_gives_the_syllable_table(fresh_cache, monkeyp
     def refuse(*_):
         raise PermissionError("read-only")
 
-    monkeypatch.setattr(lexicon, "write_bytes_atomically", refuse)
+    monkeypatch.setattr(lexicon, "write_atomically", refuse)
     assert lexicon._load_syllables(path)["hello"] == 2
     assert not path.with_name(path.name + lexicon.SYLLABLES_SUFFIX).exists()
 

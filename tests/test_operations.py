@@ -477,7 +477,7 @@ def small_corpus(tmp_path_factory) -> Path:
 
 
 def _documents(output: Path) -> pa.Table:
-    from tasks.store import Output
+    from tasks.store.output import Output
 
     table = Output.open(output, create=False).read("documents")
     return table.drop_columns(list(VOLATILE)).sort_by("doc_id")

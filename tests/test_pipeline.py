@@ -14,7 +14,7 @@ from flows.verify import verify
 from tasks.config import PipelineConfig
 from tasks.readability import LANGUAGE_ONLY
 from tasks.schema import DOCUMENTS, READABILITY_COLUMNS, RUNS
-from tasks.store import Output
+from tasks.store.output import Output
 from tests.conftest import SEEDS
 from tests.textstat_default import DefaultTextstat
 

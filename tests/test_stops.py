@@ -22,8 +22,8 @@ from flows.runtime import (
     run_flow,
     stop_signals,
 )
-from tasks import store
 from tasks.config import PipelineConfig
+from tasks.store.layout import CONTROL_DIR
 from tests.conftest import REPO
 from tests.test_cli import PROSEFLOW, comparable, make_corpus, run_cli
 
@@ -176,7 +176,7 @@ def start_run(source: Path, output: Path, logs: Path) -> subprocess.Popen:
 
 
 def staged_parts(output: Path) -> list[Path]:
-    return list((output / store.CONTROL_DIR / "staging").glob("*/parts/documents/*/*.parquet"))
+    return list((output / CONTROL_DIR / "staging").glob("*/parts/documents/*/*.parquet"))
 
 
 def wait_for_processing(proc: subprocess.Popen, output: Path) -> None:
@@ -242,7 +242,7 @@ def test_a_stopped_run_is_recorded_leaves_no_process_and_rerun_completes(
 
     rerun = run_cli("run", str(corpus), "--output", str(output), "--workers", "1")
     assert rerun.returncode == 0, rerun.stderr
-    assert not list((output / store.CONTROL_DIR / "staging").iterdir())
+    assert not list((output / CONTROL_DIR / "staging").iterdir())
     runs = pq.read_table(output / "runs").to_pylist()
     assert sorted(r["status"] for r in runs) == ["completed", "failed"]
 
@@ -271,7 +271,7 @@ def test_kill_9_mid_run_leaves_nothing_visible_and_rerun_completes(
 
     rerun = run_cli("run", str(corpus), "--output", str(killed), "--batch-size", "150")
     assert rerun.returncode == 0, rerun.stderr
-    assert not list((killed / store.CONTROL_DIR / "staging").iterdir())
+    assert not list((killed / CONTROL_DIR / "staging").iterdir())
     runs = pq.read_table(killed / "runs").to_pylist()
     assert sorted(r["status"] for r in runs) == ["completed", "failed"]
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tasks import batch, clean, ingest, triage
 from tasks.config import PipelineConfig
-from tasks.store import CommittedIndex
+from tasks.store.committed import CommittedIndex
 
 NOTHING = CommittedIndex({}, set(), set())
 
