@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 DESCRIPTION = b"description"
 
@@ -291,9 +291,12 @@ CORPUS_STATS = pa.schema(
         RUN_FIELDS[0],
         RUN_FIELDS[1],
         _field(
-            "collection", pa.string(), "Collection, or '*' for all documents of the run.", False
+            "collection",
+            pa.string(),
+            "Collection, or '*' for all documents of the run (only when it has several collections).",
+            False,
         ),
-        _field("column", pa.string(), "Numeric column of `documents` summarised.", False),
+        _field("metric", pa.string(), "Numeric column of `documents` summarised.", False),
         _int("count", "Non-null values."),
         _int("nulls", "Null values."),
         _float("mean", "Mean of the non-null values."),
@@ -313,7 +316,10 @@ TERMS = pa.schema(
         RUN_FIELDS[0],
         RUN_FIELDS[1],
         _field(
-            "collection", pa.string(), "Collection, or '*' for all documents of the run.", False
+            "collection",
+            pa.string(),
+            "Collection, or '*' for all documents of the run (only when it has several collections).",
+            False,
         ),
         _int("rank", "1 for the most frequent term of the collection."),
         _field("term", pa.string(), "Lower-cased word, stopwords excluded.", False),

@@ -403,7 +403,8 @@ def _quote_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
 def corpus_stats(
     documents: pa.Table | ds.Dataset, run_id: str, fingerprint: str, columns: Sequence[str]
 ) -> pa.Table:
-    """CORPUS_STATS rows: each numeric column summarised per collection and for '*' (all).
+    """CORPUS_STATS rows: each numeric column summarised per collection, and for '*' (all) when
+    there is more than one collection (with one, the '*' rows would repeat the collection's).
 
     Columns are summarised SUMMARY_CHUNK at a time, which bounds the memory DuckDB needs for the
     quantiles to a few columns' values whatever the number of columns. Given a dataset (Parquet
@@ -417,7 +418,8 @@ def corpus_stats(
         documents = documents.select(["collection", *columns])
     with duckdb.connect(config={"threads": 1}) as con:  # one thread: see _query
         con.register("data", documents)
-        parts = [_summaries(con, chunk, list(columns)) for chunk in chunks]
+        overall = con.sql("SELECT count(DISTINCT collection) FROM data").fetchall()[0][0] > 1
+        parts = [_summaries(con, chunk, list(columns), overall) for chunk in chunks]
     result = pa.concat_tables(parts).sort_by(
         [("collection", "ascending"), ("position", "ascending")]
     )
@@ -432,8 +434,8 @@ def _num_rows(documents: pa.Table | ds.Dataset) -> int:
     return documents.num_rows if isinstance(documents, pa.Table) else documents.count_rows()
 
 
-def _summaries(con, chunk: Sequence[str], order: list[str]) -> pa.Table:
-    """count, nulls, mean, std, min, quantiles and max of some columns, per collection and '*'."""
+def _summaries(con, chunk: Sequence[str], order: list[str], overall: bool) -> pa.Table:
+    """count, nulls, mean, std, min, quantiles and max of some columns, per collection (and '*')."""
     names = ", ".join(_quote_ident(c) for c in chunk)
     casts = ", ".join(f"CAST({_quote_ident(c)} AS DOUBLE) AS {_quote_ident(c)}" for c in chunk)
     positions = ", ".join(_quote_literal(c) for c in order)
@@ -441,20 +443,20 @@ def _summaries(con, chunk: Sequence[str], order: list[str]) -> pa.Table:
     sql = f"""
         WITH long AS (
             FROM (SELECT collection, {casts} FROM data)
-            UNPIVOT INCLUDE NULLS (value FOR "column" IN ({names}))
+            UNPIVOT INCLUDE NULLS (value FOR metric IN ({names}))
         )
         SELECT
             CASE WHEN grouping(collection) = 1 THEN '{ALL_COLLECTIONS}' ELSE collection END
                 AS collection,
-            "column",
-            list_position([{positions}], "column") AS position,
+            metric,
+            list_position([{positions}], metric) AS position,
             count(value) AS count,
             count(*) - count(value) AS nulls,
             avg(value) AS mean,
             CASE WHEN count(value) >= 2 THEN stddev_samp(value) END AS std,
             min(value) AS min, {quantiles}, max(value) AS max
         FROM long
-        GROUP BY GROUPING SETS ((collection, "column"), ("column"))
+        GROUP BY GROUPING SETS ((collection, metric){", (metric)" if overall else ""})
     """
     return con.sql(sql).to_arrow_table()
 
@@ -503,9 +505,9 @@ def collection_summary(corpus_stats_table: pa.Table) -> list[dict[str, object]]:
     for row in rows:
         entry = summary.setdefault(row["collection"], {"collection": row["collection"]})
         entry.setdefault("documents", row["count"] + row["nulls"])
-        if row["column"] in SUMMARY_COLUMNS:
+        if row["metric"] in SUMMARY_COLUMNS:
             mean = row["mean"]
-            entry[row["column"]] = None if mean is None else round(mean, 2)
+            entry[row["metric"]] = None if mean is None else round(mean, 2)
     ordered = sorted(summary, key=lambda c: (c == ALL_COLLECTIONS, c))
     return [{**{c: None for c in SUMMARY_COLUMNS}, **summary[c]} for c in ordered]
 
@@ -575,7 +577,8 @@ def _has_letter(word: str) -> bool:
 
 
 def top_terms(partials: Sequence[pa.Table], run_id: str, fingerprint: str, n: int) -> pa.Table:
-    """TERMS rows: the n most frequent terms per collection and for '*', ties by term ascending.
+    """TERMS rows: the n most frequent terms per collection, and for '*' when there are several
+    collections (with one, its rows would repeat); ties by term ascending.
 
     No partials (a run whose every input was rejected) give an empty TERMS table.
     """
@@ -583,6 +586,7 @@ def top_terms(partials: Sequence[pa.Table], run_id: str, fingerprint: str, n: in
     merged = pa.concat_tables(tables) if tables else TERMS_PARTIAL.empty_table()
     if merged.num_rows == 0:
         return schema.TERMS.empty_table()
+    overall = ", (term)" if len(merged.column("collection").unique()) > 1 else ""
     sql = f"""
         WITH per_collection AS (
             SELECT
@@ -592,7 +596,7 @@ def top_terms(partials: Sequence[pa.Table], run_id: str, fingerprint: str, n: in
                 sum(document_frequency) AS document_frequency,
                 sum(term_frequency) AS term_frequency
             FROM merged
-            GROUP BY GROUPING SETS ((collection, term), (term))
+            GROUP BY GROUPING SETS ((collection, term){overall})
         ), ranked AS (
             SELECT *, row_number() OVER (
                 PARTITION BY collection ORDER BY term_frequency DESC, term ASC

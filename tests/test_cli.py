@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows import cli
-from tasks import store
+from tasks.store.lock import locked
+from tasks.store.output import Output
 from tests.conftest import REPO, SEEDS
 
 PROSEFLOW = [sys.executable, "-m", "flows.cli"]
@@ -97,8 +98,8 @@ def test_readme_data_dictionary_matches_the_schemas():
 
 @pytest.mark.slow
 def test_locked_output_exits_3_naming_the_holder(tmp_path):
-    output = store.Output.open(tmp_path / "out")
-    with store.locked(output, "holder-run-42"):
+    output = Output.open(tmp_path / "out")
+    with locked(output, "holder-run-42"):
         proc = run_cli("run", str(SEEDS), "--output", str(output.root))
     assert proc.returncode == 3
     assert "holder-run-42" in proc.stderr
@@ -120,7 +121,7 @@ def comparable(output: Path, dataset: str) -> list[dict]:
     table = table.drop_columns(drop)
     keys = [
         k
-        for k in ("doc_id", "source_uri", "collection", "column", "rank")
+        for k in ("doc_id", "source_uri", "collection", "metric", "rank")
         if k in table.column_names
     ]
     return table.sort_by([(k, "ascending") for k in keys]).to_pylist()

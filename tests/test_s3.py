@@ -20,8 +20,10 @@ import pytest
 
 from flows.runtime import run_flow
 from flows.verify import verify
-from tasks import store
 from tasks.config import PipelineConfig
+from tasks.store.commit import recover
+from tasks.store.layout import CONTROL_DIR, runs_file
+from tasks.store.output import Output
 from tests.conftest import REPO, SEEDS
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -149,24 +151,24 @@ def corpus(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def undisturbed(s3, corpus, tmp_path_factory) -> tuple[store.Output, dict]:
+def undisturbed(s3, corpus, tmp_path_factory) -> tuple[Output, dict]:
     """One run of the corpus to S3 that nothing disturbed: what every other run must equal."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PROSEFLOW_STATE", str(tmp_path_factory.mktemp("undisturbed-state")))
         summary = run_flow([str(corpus)], s3.url("undisturbed"), CONFIG)
-    return store.Output.open(s3.url("undisturbed"), create=False), summary
+    return Output.open(s3.url("undisturbed"), create=False), summary
 
 
-def comparable(output: store.Output, dataset: str) -> list[dict]:
+def comparable(output: Output, dataset: str) -> list[dict]:
     """A dataset's committed rows without the run fields, in a stable order."""
     table = output.read(dataset)
     drop = [c for c in ("run_id", "processed_at", "first_seen_at") if c in table.column_names]
     table = table.drop_columns(drop)
-    keys = ("doc_id", "source_uri", "collection", "column", "rank", "term")
+    keys = ("doc_id", "source_uri", "collection", "metric", "rank", "term")
     return table.sort_by([(k, "ascending") for k in keys if k in table.column_names]).to_pylist()
 
 
-def assert_same_data(output: store.Output, expected: store.Output) -> None:
+def assert_same_data(output: Output, expected: Output) -> None:
     for dataset in DATASETS:
         assert comparable(output, dataset) == comparable(expected, dataset), dataset
 
@@ -176,10 +178,10 @@ def test_a_run_to_s3_commits_and_a_rerun_skips_everything(s3, corpus, undisturbe
     assert (first["n_documents"], first["n_rejects"], first["n_inputs"]) == (14, 2, 16)
     keys = s3.keys("undisturbed")
     assert any("/documents/run-" in k for k in keys) and any("/raw/run-" in k for k in keys)
-    assert not [k for k in keys if store.CONTROL_DIR in k]  # the journal is gone once committed
+    assert not [k for k in keys if CONTROL_DIR in k]  # the journal is gone once committed
     again = run_flow([str(corpus)], s3.url("undisturbed"), CONFIG)  # another machine, even
     assert (again["n_documents"], again["n_rejects"], again["n_skipped"]) == (0, 0, 16)
-    output = store.Output.open(s3.url("undisturbed"), create=False)
+    output = Output.open(s3.url("undisturbed"), create=False)
     assert [r["status"] for r in output.read("runs").to_pylist()] == ["completed", "completed"]
     assert output.read("documents").num_rows == 14
 
@@ -192,11 +194,11 @@ def test_verify_recomputes_every_value_stored_on_s3(undisturbed):
 
 def test_rows_of_a_run_without_its_runs_row_are_invisible(s3, undisturbed):
     output, summary = undisturbed
-    row = output.path("runs", store.runs_file(summary["run_id"]))
+    row = output.path("runs", runs_file(summary["run_id"]))
     aside = output.path("aside.parquet")
     s3.fs.mv(row, aside)
     try:
-        hidden = store.Output.open(s3.url("undisturbed"))
+        hidden = Output.open(s3.url("undisturbed"))
         assert summary["run_id"] not in set(hidden.read("documents")["run_id"].to_pylist())
         assert hidden.found("documents")  # the files are there, unread
     finally:
@@ -224,7 +226,7 @@ def proseflow_killed_at(upload: int, corpus: Path, url: str, state: Path) -> Non
     assert proc.returncode == -9, f"the run was not killed: {proc.returncode} {proc.stderr[-800:]}"
 
 
-def published_files(output: store.Output) -> int:
+def published_files(output: Output) -> int:
     return sum(len(output.found(dataset)) for dataset in DATASETS)
 
 
@@ -239,7 +241,7 @@ def test_a_run_killed_in_its_commit_is_settled_by_a_rerun_on_a_fresh_machine(
     proseflow_killed_at(upload, corpus, url, tmp_path / "killed-machine")
 
     monkeypatch.setenv("PROSEFLOW_STATE", str(tmp_path / "fresh-machine"))
-    seen = store.Output.open(url)
+    seen = Output.open(url)
     assert len(seen.journaled_runs()) == 1  # the journal is in the output itself
     assert published_files(seen) == upload  # what arrived before the kill ...
     for dataset in DATASETS:
@@ -248,16 +250,16 @@ def test_a_run_killed_in_its_commit_is_settled_by_a_rerun_on_a_fresh_machine(
     rerun = run_flow([str(corpus)], url, CONFIG)
     action = "committed" if upload == n_files else "removed"
     assert [r["action"] for r in rerun["recovered"]] == [action]
-    output = store.Output.open(url, create=False)
+    output = Output.open(url, create=False)
     assert_same_data(output, expected)
     statuses = sorted(r["status"] for r in output.read("runs").to_pylist())
     assert statuses == (["completed"] * 2 if action == "committed" else ["completed", "failed"])
-    assert not [k for k in s3.keys(f"killed-{upload}") if store.CONTROL_DIR in k]
+    assert not [k for k in s3.keys(f"killed-{upload}") if CONTROL_DIR in k]
     assert published_files(output) == n_files
 
     # The killed machine comes back: its staging is discarded, the data stays as it is.
     monkeypatch.setenv("PROSEFLOW_STATE", str(tmp_path / "killed-machine"))
-    back = store.Output.open(url)
-    assert [r["action"] for r in store.recover(back)] == [action]
+    back = Output.open(url)
+    assert [r["action"] for r in recover(back)] == [action]
     assert_same_data(back, expected)
     assert published_files(back) == n_files

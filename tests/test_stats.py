@@ -170,8 +170,8 @@ def _fixture_corpus() -> pa.Table:
 def test_corpus_stats_on_a_hand_computed_fixture():
     out = corpus_stats(_fixture_corpus(), "run-1", "fp-1", ["y", "x"])
     assert out.schema.equals(schema.CORPUS_STATS, check_metadata=True)
-    rows = {(r["collection"], r["column"]): r for r in out.to_pylist()}
-    assert [(r["collection"], r["column"]) for r in out.to_pylist()] == [
+    rows = {(r["collection"], r["metric"]): r for r in out.to_pylist()}
+    assert [(r["collection"], r["metric"]) for r in out.to_pylist()] == [
         ("*", "y"), ("*", "x"), ("a", "y"), ("a", "x"), ("b", "y"), ("b", "x"),
     ]  # fmt: skip
     assert {r["run_id"] for r in rows.values()} == {"run-1"}
@@ -416,6 +416,18 @@ def test_top_terms_breaks_ties_by_term_and_ranks_per_collection():
         ("a", 1, "apple", 2), ("a", 2, "zebra", 2),
         ("b", 1, "mango", 2), ("b", 2, "kiwi", 1),
     ]  # fmt: skip
+
+
+def test_one_collection_gets_no_repeated_all_rows():
+    table = _docs(["apple apple pie", "pie tart"], collection="only")
+    terms = top_terms([terms_partial(table, CONFIG)], "r", "f", 5)
+    assert set(terms.column("collection").to_pylist()) == {"only"}
+    numbers = pa.table({"collection": ["only", "only"], "x": [1.0, 3.0]})
+    stats = corpus_stats(numbers, "r", "f", ["x"])
+    assert [(r["collection"], r["metric"], r["mean"]) for r in stats.to_pylist()] == [
+        ("only", "x", 2.0)
+    ]
+    assert [s["collection"] for s in collection_summary(stats)] == ["only"]
 
 
 def test_top_terms_of_no_documents_is_an_empty_terms_table():
