@@ -80,7 +80,7 @@ class BatchReport:
 
 
 def worth_retrying(task, task_run, state) -> bool:
-    """Retry a failed task unless its error says retrying cannot help (a full disk)."""
+    """Retry a failed task unless its error says retrying cannot help (bad usage, a full disk)."""
     try:
         state.result()
     except Exception as exc:

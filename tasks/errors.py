@@ -4,15 +4,21 @@ from __future__ import annotations
 
 
 class ProseflowError(Exception):
-    """Root of every error proseflow raises on purpose; the CLI prints it as one line."""
+    """Root of every error proseflow raises on purpose; the CLI prints it as one line.
+
+    `retryable`: whether a task that raised it may succeed when run again (a flaky disk or network);
+    the flow retries only those.
+    """
 
     exit_code = 1
+    retryable = True
 
 
 class UsageError(ProseflowError):
-    """A command-line argument or configuration value is wrong."""
+    """A command-line argument or configuration value is wrong: the same call fails again."""
 
     exit_code = 2
+    retryable = False
 
 
 class SourceError(UsageError):

@@ -13,6 +13,7 @@ from flows import flow, prefect_tasks
 from flows.runtime import run_flow
 from tasks import catalog
 from tasks.config import PipelineConfig
+from tasks.errors import SourceError
 from tasks.store.output import Output
 from tests.conftest import SEEDS
 from tests.test_cli import comparable
@@ -92,6 +93,19 @@ def test_discover_retried_after_listing(monkeypatch, tmp_path, undisturbed):
     summary = run_flow([str(source)], str(tmp_path / "out"), CONFIG)
     assert len(calls) == 2
     assert_same_run(tmp_path / "out", summary, undisturbed)
+
+
+def test_a_usage_error_in_a_task_is_not_retried(monkeypatch, tmp_path):
+    calls = []
+
+    def refuse(sources, config):
+        calls.append(sources)
+        raise SourceError("SOURCE 'x' matches no input")
+
+    monkeypatch.setattr(prefect_tasks.ingest_stage, "discover", refuse)
+    with pytest.raises(SourceError):
+        run_flow([str(tmp_path)], str(tmp_path / "out"), CONFIG)
+    assert len(calls) == 1
 
 
 def test_read_retried_after_writing_its_work_file(monkeypatch, tmp_path, undisturbed):
