@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 
 from flows import operate
+from flows.console import plural
 from flows.environment import quiet_environment
 from flows.options import add_output, add_pipeline_options, check_sources, config_from_args
 from tasks.config import PipelineConfig
@@ -155,9 +156,10 @@ def print_summary(summary: dict, seconds: float, as_json: bool) -> None:
         print(json.dumps(dict(summary, seconds=round(seconds, 3)), indent=2, default=str))
         return
     print(
-        f"proseflow: {summary['n_documents']} documents written, {summary['n_rejects']} rejected, "
-        f"{summary['n_skipped']} skipped of {summary['n_inputs']} inputs "
-        f"({summary['n_ignored']} other files ignored) in {seconds:.1f} s"
+        f"proseflow: {plural(summary['n_documents'], 'document')} written, "
+        f"{summary['n_rejects']} rejected, {summary['n_skipped']} skipped of "
+        f"{plural(summary['n_inputs'], 'input')} ({plural(summary['n_ignored'], 'other file')} "
+        f"ignored) in {seconds:.1f} s"
     )
     print(f"proseflow: outputs in {summary['output']} (run {summary['run_id']})")
 

@@ -10,6 +10,11 @@ from collections.abc import Callable, Iterator
 SHOW_TRACEBACKS_ENV = "PROSEFLOW_TRACEBACKS"
 
 
+def plural(n: int, noun: str) -> str:
+    """'1 document', '2 documents'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 class WithoutTraceback(logging.Formatter):
     """Formats a record with the wrapped formatter, leaving out its traceback and stack."""
 

@@ -16,6 +16,7 @@ from prefect.artifacts import (
 )
 from prefect.events import emit_event
 
+from flows.console import plural
 from flows.state import STAGES, RunState
 from tasks.stats import collection_summary
 
@@ -145,11 +146,6 @@ def batch_done(state: RunState, report) -> None:
         seconds,
     )
     progress(state)
-
-
-def plural(n: int, noun: str) -> str:
-    """'1 document', '2 documents'."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def warn(message: str) -> None:

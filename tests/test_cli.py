@@ -125,3 +125,21 @@ def comparable(output: Path, dataset: str) -> list[dict]:
         if k in table.column_names
     ]
     return table.sort_by([(k, "ascending") for k in keys]).to_pylist()
+
+
+def test_summary_line_counts_in_singular_and_plural(capsys):
+    summary = {
+        "n_documents": 1,
+        "n_rejects": 0,
+        "n_skipped": 2,
+        "n_inputs": 3,
+        "n_ignored": 1,
+        "output": "out",
+        "run_id": "r",
+    }
+    cli.print_summary(summary, 1.25, as_json=False)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == (
+        "proseflow: 1 document written, 0 rejected, 2 skipped of 3 inputs "
+        "(1 other file ignored) in 1.2 s"
+    )
