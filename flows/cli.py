@@ -225,22 +225,36 @@ def cmd_runs(args: argparse.Namespace) -> int:
     runs = Output.open(args.output, create=False).read("runs").sort_by("started_at").to_pylist()
     if args.json:
         for row in runs:
-            print(json.dumps(row, default=str))
+            print(json.dumps(_nested(row), default=str))
         return 0
     columns = (
         "run_id",
         "flow_run_name",
         "started_at",
+        "seconds",
         "status",
         "n_inputs",
         "n_documents",
         "n_rejects",
         "n_skipped",
         "pipeline_fingerprint",
+        "error",
     )
+    for row in runs:
+        row["seconds"] = f"{(row['finished_at'] - row['started_at']).total_seconds():.1f}"
+        row["error"] = (row["error"] or "").splitlines()[0][:200] if row["error"] else ""
     rows = [[_cell(row[c]) for c in columns] for row in runs]
     print(_table(list(columns), rows))
     return 0
+
+
+# runs columns that hold JSON text: --json prints them as nested values
+JSON_COLUMNS = ("source", "parameters", "versions", "clean_ops", "stage_seconds")
+
+
+def _nested(row: dict) -> dict:
+    """A runs row with its JSON text columns decoded, so --json emits real nested objects."""
+    return {k: json.loads(v) if k in JSON_COLUMNS and v else v for k, v in row.items()}
 
 
 def _cell(value) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
 import time
 from collections import Counter
@@ -100,7 +101,7 @@ class RunState:
             "run_id": self.run_id,
             "flow_run_name": self.flow_run_name,
             "started_at": self.started_at.isoformat(),
-            "source": json.dumps(self.sources),
+            "source": json.dumps([absolute(source) for source in self.sources]),
             "parameters": canonical_json(self.config.to_dict()),
             "pipeline_version": pipeline_version(),
             "pipeline_fingerprint": self.fingerprint,
@@ -214,3 +215,8 @@ class Stopwatch:
 
     def __exit__(self, *exc) -> None:
         self.state.timed(self.stage, time.perf_counter() - self.started)
+
+
+def absolute(source: str) -> str:
+    """A SOURCE as the runs row records it: a URL as given, a local path made absolute."""
+    return source if "://" in source else os.path.abspath(source)

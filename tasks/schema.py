@@ -255,7 +255,12 @@ RUNS = pa.schema(
         _field("started_at", TIMESTAMP, "Run start (UTC).", False),
         _field("finished_at", TIMESTAMP, "Run end (UTC).", False),
         _field("status", pa.string(), "completed or failed.", False),
-        _field("source", pa.string(), "The SOURCE arguments, JSON list.", False),
+        _field(
+            "source",
+            pa.string(),
+            "The SOURCE arguments, JSON list: URLs as given, local paths absolute.",
+            False,
+        ),
         _field("parameters", pa.string(), "Effective configuration, canonical JSON.", False),
         _field("pipeline_version", pa.string(), "proseflow version.", False),
         _field("pipeline_fingerprint", pa.string(), "See documents.pipeline_fingerprint.", False),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 
 import duckdb
@@ -280,11 +281,16 @@ def test_runs_and_catalog_commands_read_an_output(seed_run, capsys):
     output, summary = seed_run
     assert cli.main(["runs", "--output", str(output)]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split()[:4] == ["run_id", "flow_run_name", "started_at", "status"]
+    assert table[0].split()[:5] == ["run_id", "flow_run_name", "started_at", "seconds", "status"]
+    assert table[0].split()[-1] == "error"
     assert summary["run_id"] in table[1] and "completed" in table[1]
     assert cli.main(["runs", "--output", str(output), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows[0]["run_id"] == summary["run_id"] and rows[0]["n_documents"] == 1
+    # JSON columns arrive as nested values; local sources as absolute paths
+    assert rows[0]["parameters"]["readability"] == "textstat"
+    assert "textstat" in rows[0]["versions"] and isinstance(rows[0]["stage_seconds"], dict)
+    assert all(os.path.isabs(s) or "://" in s for s in rows[0]["source"])
     (output / "proseflow.duckdb").unlink()
     assert cli.main(["catalog", "--output", str(output)]) == 0
     con = duckdb.connect(str(output / "proseflow.duckdb"), read_only=True)
