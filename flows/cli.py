@@ -16,7 +16,7 @@ from flows.console import plural
 from flows.environment import quiet_environment
 from flows.options import add_output, add_pipeline_options, check_sources, config_from_args
 from tasks.config import PipelineConfig
-from tasks.errors import ProseflowError
+from tasks.errors import OutputError, ProseflowError, UsageError
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process Ctrl-C ended
 EXIT_TERMINATED = 143  # 128 + SIGTERM (flows.runtime.Terminated)
@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reprocess(sub)
     _add_runs(sub)
     _add_catalog(sub)
+    _add_sql(sub)
     _add_schema(sub)
     operate.add_commands(sub)
     return parser
@@ -258,6 +259,8 @@ def _nested(row: dict) -> dict:
 
 
 def _cell(value) -> str:
+    if value is None:
+        return ""
     if hasattr(value, "strftime"):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return str(value)
@@ -294,6 +297,46 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     print(
         path or f"{output.url}: commits settled; the DuckDB catalog is built for local outputs only"
     )
+    return 0
+
+
+def _add_sql(sub) -> None:
+    parser = sub.add_parser(
+        "sql",
+        help="query the outputs with DuckDB SQL (the catalog's views)",
+        description="Run one SQL query on OUTPUT/proseflow.duckdb, read-only: the views documents, "
+        "documents_all, rejects, runs, raw, corpus_stats and terms. Prints a table, or JSON lines.",
+    )
+    parser.add_argument("query", metavar="QUERY", help="one SQL statement, e.g. 'FROM runs'")
+    add_output(parser)
+    parser.add_argument("--json", action="store_true", help="print each row as a JSON object")
+    parser.set_defaults(handler=cmd_sql)
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from tasks.store.output import Output
+
+    path = Output.open(args.output, create=False).catalog_path
+    if not path.is_file():
+        raise OutputError(
+            f"{path} does not exist; build it with `proseflow catalog -o {args.output}`"
+        )
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        result = con.sql(args.query)
+        names = result.columns if result is not None else []
+        rows = result.fetchall() if result is not None else []
+    except duckdb.Error as exc:
+        raise UsageError(f"the query failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    if args.json:
+        for row in rows:
+            print(json.dumps(dict(zip(names, row, strict=True)), default=str))
+    elif names:
+        print(_table(list(names), [[_cell(v) for v in row] for row in rows]))
     return 0
 
 

@@ -295,6 +295,16 @@ def test_runs_and_catalog_commands_read_an_output(seed_run, capsys):
     assert cli.main(["catalog", "--output", str(output)]) == 0
     con = duckdb.connect(str(output / "proseflow.duckdb"), read_only=True)
     assert con.execute("select count(*) from documents").fetchone()[0] == 1
+    con.close()
+    capsys.readouterr()
+    query = "SELECT count(*) AS n, min(metric) AS m FROM corpus_stats WHERE metric = 'n_words'"
+    assert cli.main(["sql", "--output", str(output), query]) == 0
+    assert capsys.readouterr().out.split() == ["n", "m", "1", "n_words"]
+    assert cli.main(["sql", "-o", str(output), "--json", "FROM runs SELECT status"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"status": "completed"}
+    assert cli.main(["sql", "-o", str(output), "SELEC nonsense"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("proseflow: error: the query failed:") and "\n" not in err
 
 
 def test_batch_size_does_not_change_any_value(tmp_path):
