@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import sys
 
 import pyarrow as pa
@@ -23,6 +25,17 @@ from tasks.stats import collection_summary
 EVENT = "proseflow.dataset.committed"
 BAR_WIDTH = 30
 terminal_bar = False  # set by `proseflow run` when a person watches an interactive terminal
+
+
+def artifact_key(kind: str, output: str) -> str:
+    """`proseflow-<kind>-<output folder name>-<hash>`: one artifact history per output.
+
+    Prefect keys take lower-case letters, digits and dashes; the hash of the whole output URL keeps
+    two outputs of the same folder name apart.
+    """
+    name = re.sub(r"[^a-z0-9]+", "-", output.rstrip("/").rsplit("/", 1)[-1].lower()).strip("-")
+    digest = hashlib.sha256(output.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return "-".join(part for part in ("proseflow", kind, name[:40], digest) if part)
 
 
 def bar_wanted(stream=sys.stderr) -> bool:
@@ -115,17 +128,27 @@ def publish(summary_: dict) -> None:
         summary_["n_inputs"],
         summary_["output"],
     )
+    output = summary_["output"]
     create_markdown_artifact(
-        markdown(summary_), key="proseflow-summary", description="What this run did"
+        markdown(summary_),
+        key=artifact_key("summary", output),
+        description=f"What this run did, into `{output}`",
     )
     if summary_["collections"]:
         create_table_artifact(
             shown_collections(summary_["collections"]),
-            key="proseflow-collections",
-            description="Mean scores per collection",
+            key=artifact_key("collections", output),
+            description=f"Mean scores per collection, in `{output}`",
         )
-    link = summary_["output"] if "://" in summary_["output"] else f"file://{summary_['output']}"
-    create_link_artifact(link, link_text=summary_["output"], key="proseflow-output")
+    link = output if "://" in output else f"file://{output}"
+    create_link_artifact(
+        link,
+        link_text=output,
+        key=artifact_key("output", output),
+        description=f"The output folder, to copy: `{output}` "
+        f"(e.g. `proseflow sql -o {output} 'FROM runs'`, or pandas.read_parquet on "
+        f"`{output}/documents`)",
+    )
     emit_event(
         event=EVENT,
         resource={"prefect.resource.id": f"proseflow.output.{summary_['output']}"},
@@ -163,6 +186,10 @@ def progress(state: RunState) -> None:
             f"\rproseflow: {bar_line(done, state.n_inputs)}", end=end, file=sys.stderr, flush=True
         )
     if state.progress_id is None:
-        state.progress_id = create_progress_artifact(progress=percent, key="proseflow-progress")
+        state.progress_id = create_progress_artifact(
+            progress=percent,
+            key=artifact_key("progress", state.output.url),
+            description=f"Inputs accounted for, into `{state.output.url}`",
+        )
     else:
         update_progress_artifact(artifact_id=state.progress_id, progress=percent)

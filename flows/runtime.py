@@ -234,7 +234,12 @@ def run_tags(sources: Sequence[str], from_raw: str | None = None) -> list[str]:
     from flows.flow import source_label
     from tasks.provenance import pipeline_version
 
-    return [source_label(list(sources), from_raw), f"{TAG_PREFIX}{pipeline_version()}"]
+    return [source_label(list(sources), from_raw), version_tag(pipeline_version())]
+
+
+def version_tag(version: str) -> str:
+    """`proseflow-v0-2-0`: the event feed cuts a tag at its first dot, so the tag has none."""
+    return f"{TAG_PREFIX}v{version.replace('.', '-')}"
 
 
 def run_flow(

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import pickle
+import re
 import shutil
 import signal
 import socket
@@ -22,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows import operate, runtime
+from flows import operate, reporting, runtime
 from flows.environment import quiet_environment
 from tasks.config import READABILITY_MODES, RUNNERS, PipelineConfig
 from tasks.errors import UsageError
@@ -154,10 +155,26 @@ def test_serve_command_without_a_server_prints_one_line_and_exits_2(tmp_path):
     assert "proseflow server" in done.stderr
 
 
+@pytest.mark.parametrize(
+    "output", ["/srv/out", "/srv/other/out", "s3://Bucket/News Data.v2/", "/", "memory://x"]
+)
+def test_artifact_keys_are_valid_and_one_per_output(output):
+    key = reporting.artifact_key("summary", output)
+    assert re.fullmatch(r"proseflow-summary(-[a-z0-9]+)+", key) and len(key) <= 80
+    assert reporting.artifact_key("summary", output + "-2") != key
+    assert reporting.artifact_key("summary", "/srv/out") != reporting.artifact_key(
+        "summary", "/srv/other/out"
+    )
+
+
 def test_run_tags_name_the_source_and_the_version():
     from tasks.provenance import pipeline_version
 
-    assert runtime.run_tags(["data/seeds/"]) == ["seeds", f"proseflow-{pipeline_version()}"]
+    version = pipeline_version()
+    assert runtime.run_tags(["data/seeds/"]) == ["seeds", f"proseflow-v{version.replace('.', '-')}"]
+    assert "." not in runtime.version_tag("0.2.0") and runtime.version_tag("0.2.0").endswith(
+        "0-2-0"
+    )
     assert runtime.run_tags([], "*")[0] == "reprocess-all"
 
 
@@ -386,7 +403,7 @@ def test_run_against_a_server_records_batch_tasks_tags_and_artifacts(server, cli
     summary = _proseflow(server, tmp_path, str(SEEDS), "--output", str(tmp_path / "out"))
     run = client.read_flow_run(summary["run_id"])
     assert run.state.is_completed()
-    assert {"seeds", f"proseflow-{pipeline_version()}"} <= set(run.tags)
+    assert {"seeds", runtime.version_tag(pipeline_version())} <= set(run.tags)
     only_this = FlowRunFilter(id=FlowRunFilterId(any_=[run.id]))
     task_runs = client.read_task_runs(flow_run_filter=only_this)
     # A task run is named after its task plus Prefect's "-<n>" suffix.
@@ -397,10 +414,15 @@ def test_run_against_a_server_records_batch_tasks_tags_and_artifacts(server, cli
         artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
     )
     kinds = {(a.key, a.type) for a in artifacts}
-    assert {("proseflow-summary", "markdown"), ("proseflow-output", "markdown")} <= kinds
-    assert ("proseflow-progress", "progress") in kinds
+
+    def key(kind: str) -> str:
+        return reporting.artifact_key(kind, summary["output"])
+
+    assert {(key("summary"), "markdown"), (key("output"), "markdown")} <= kinds
+    assert (key("progress"), "progress") in kinds
     if summary["n_documents"]:
-        assert ("proseflow-collections", "table") in kinds
+        assert (key("collections"), "table") in kinds
+    assert all(a.description and summary["output"] in a.description for a in artifacts)
 
 
 @pytest.mark.server
