@@ -15,7 +15,6 @@ from flows.options import add_output, add_pipeline_options, check_sources, confi
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
-DEFAULT_DEPLOYMENT = "proseflow"
 STATE_DIR = ".prefect"
 
 
@@ -146,9 +145,8 @@ def _add_serve(sub) -> None:
     )
     parser.add_argument(
         "--name",
-        default=DEFAULT_DEPLOYMENT,
         metavar="N",
-        help=f"deployment name (default: {DEFAULT_DEPLOYMENT})",
+        help="deployment name (default: named after the source, as its runs are: `seeds`, `news+2`)",
     )
     add_output(parser)
     add_pipeline_options(parser)
@@ -166,6 +164,7 @@ def _seconds(text: str) -> float:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from flows.flow import source_label
     from flows.runtime import require_api_server, serve_flow
 
     require_api_server()
@@ -174,5 +173,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Runs of a deployment start in another working directory's child: store absolute paths.
     sources = [s if "://" in s else os.path.abspath(s) for s in args.sources]
     output = args.output if "://" in args.output else os.path.abspath(args.output)
-    serve_flow(sources, output, config, args.name, cron=args.cron, interval=args.interval)
+    name = args.name or source_label(sources)
+    serve_flow(sources, output, config, name, cron=args.cron, interval=args.interval)
     return 0

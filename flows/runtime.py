@@ -475,6 +475,30 @@ def deployment_parameters(sources: Sequence[str], output: str, config: PipelineC
     return {"sources": list(sources), "output": output, "config": config.to_dict()}
 
 
+def deployment_description(
+    sources: Sequence[str],
+    output: str,
+    config: PipelineConfig,
+    cron: str | None = None,
+    interval: float | None = None,
+) -> str:
+    """What a deployment does, as the UI shows it: sources, output, schedule and options."""
+    schedule = f"cron `{cron}` (UTC)" if cron else f"every {interval:g} s"
+    defaults = PipelineConfig().to_dict()
+    changed = {k: v for k, v in config.to_dict().items() if v != defaults[k]}
+    options = ", ".join(f"`{k}={v}`" for k, v in changed.items()) or "the defaults"
+    return "\n".join(
+        [
+            "proseflow: text documents to Parquet datasets of cleaned text, readability and statistics.",
+            "",
+            f"- sources: {', '.join(f'`{s}`' for s in sources)}",
+            f"- output: `{output}`",
+            f"- schedule: {schedule}",
+            f"- options: {options}",
+        ]
+    )
+
+
 def require_api_server(url: str | None = None) -> str:
     """The API URL of a running server (environment or profile); a usage error without one."""
     if url is None:
@@ -508,6 +532,7 @@ def serve_flow(
         cron=cron,
         interval=interval,
         parameters=deployment_parameters(sources, output, config),
+        description=deployment_description(sources, output, config, cron, interval),
         tags=run_tags(sources),
         pause_on_shutdown=True,
         # Runs of one deployment share an output and its lock: one at a time, the next waits.

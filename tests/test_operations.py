@@ -167,6 +167,16 @@ def test_artifact_keys_are_valid_and_one_per_output(output):
     )
 
 
+def test_deployment_description_states_sources_output_schedule_and_options():
+    text = runtime.deployment_description(
+        ["/data/news", "s3://b/x"], "/srv/out", PipelineConfig(language="de"), cron="0 * * * *"
+    )
+    assert "`/data/news`, `s3://b/x`" in text and "`/srv/out`" in text
+    assert "cron `0 * * * *`" in text and "`language=de`" in text
+    plain = runtime.deployment_description(["/d"], "/o", PipelineConfig(), interval=60)
+    assert "every 60 s" in plain and "options: the defaults" in plain
+
+
 def test_run_tags_name_the_source_and_the_version():
     from tasks.provenance import pipeline_version
 
@@ -466,6 +476,8 @@ def test_serve_runs_on_its_schedule_and_pauses_on_stop(server, client, tmp_path)
                     if r.state.is_completed()
                 ]
         assert completed, "no scheduled run completed within 240 s"
+        assert "every 5 s" in deployment.description
+        assert str(tmp_path / "out") in deployment.description
         assert "seeds" in completed[0].tags
         assert completed[0].parameters["config"] == PipelineConfig().to_dict()
     finally:
