@@ -176,13 +176,14 @@ MONTHS = {
     for name in names
 }
 _MONTH = "(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
-_DATE = (
-    r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
+_WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
+_DAY = (
     r"(?:(?P<iso>\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
     rf"|(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m1>{_MONTH}),?\s+(?P<y1>\d{{4}})"
     rf"|(?P<m2>{_MONTH})\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y2>\d{{4}}))"
-    r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s+[a-z]{2,5})?)?"
 )
+_TIME = r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s+[a-z]{2,5})?)?"
+_DATE = _WEEKDAY + _DAY + _TIME
 # "and" is never a name word: one parse per byline keeps the regex from backtracking
 # exponentially on long capitalised lines.
 _WORD = r"(?!and\b)[^\W\d_][\w'’.\-]*"
@@ -199,7 +200,10 @@ BYLINES = tuple(
         rf"(?P<date>{_DATE})(?:(?:{_SEP})(?P<by>by\s+)?(?P<author>{_AUTHORS}))?",
     )
 )
-DATE_ONLY = re.compile(_DATE, re.I)
+# A date on its own is found by its day alone: the weekday and time around it are optional and
+# captured by no group, so the search finds the same day, and it no longer reads to the end of a
+# long run of letters from every weekday name inside it (quadratic).
+DATE_ONLY = re.compile(_DAY, re.I)
 NAME_PARTICLES = frozenset(
     {
         "de",
@@ -539,32 +543,51 @@ def _strip_inline(text: str) -> str:
 
 
 def _tag_key(name: str) -> str:
-    """A script/style/noscript tag name as SCRIPT_STYLE's case-insensitive back-reference
-    compares it: letter by letter in simple lower case ('İ' is 'i'; str.lower makes it two)."""
+    """An ASCII tag name as an element pattern's case-insensitive back-reference compares it:
+    letter by letter in simple lower case ('İ' is 'i'; str.lower makes it two)."""
     return name.replace("İ", "i").lower()
 
 
-def _strip_scripts(text: str) -> str:
-    """Remove script, style and noscript elements: SCRIPT_STYLE.sub("", text) in linear time.
+def strip_elements(
+    text: str,
+    element: re.Pattern[str],
+    opening: re.Pattern[str],
+    closing: re.Pattern[str],
+    repl: str = "",
+    *,
+    attributes: bool = True,
+) -> str:
+    r"""element.sub(repl, text) in linear time, `repl` taken literally, for an element pattern such
+    as SCRIPT_STYLE: `<(names)\b`, then the rest of the opening tag `[^>]*>` when `attributes` is
+    set, then the content and closing tag `.*?</\1\s*>` (re.S | re.I). `opening` is the pattern's
+    `<(names)\b` and `closing` is `</(names)\s*>` (re.I), the same names in group 1.
 
-    SCRIPT_STYLE reads to the end of the text from every opening tag that is never closed. Here the
-    last closing tag of each name is found first, in one pass, and an opening tag with none after
-    its '>' is passed over at once; any other one is matched by SCRIPT_STYLE, which then stops at
-    the first closing tag and consumes what it read. Each '>' is searched for once.
+    The pattern reads to the end of the text from every opening tag that is never closed. Here the
+    last closing tag of each name is found first, in one pass, and an opening tag with none at or
+    after the start of its content (past its '>', or with no `attributes` right after its name) is
+    passed over at once; any other one is matched by the pattern, which then stops at the first
+    closing tag and consumes what it read. Each '>' is searched for once.
     """
-    last = {_tag_key(m[1]): m.start() for m in SCRIPT_CLOSE.finditer(text)}
+    last = {_tag_key(m[1]): m.start() for m in closing.finditer(text)}
     parts, kept, pos, gt = [], 0, 0, -1
-    while opening := SCRIPT_OPEN.search(text, pos):
-        start, pos = opening.start(), opening.start() + 1
-        if gt < opening.end():
-            gt = text.find(">", opening.end())
-            if gt < 0:
-                break  # no '>' is left to end this opening tag or any later one
-        key = _tag_key(opening[1])
-        if last.get(key, -1) > gt and (element := SCRIPT_STYLE.match(text, start)):
-            parts.append(text[kept:start])
-            kept = pos = element.end()
+    while found := opening.search(text, pos):
+        start, pos, content = found.start(), found.start() + 1, found.end()
+        if attributes:
+            if gt < found.end():
+                gt = text.find(">", found.end())
+                if gt < 0:
+                    break  # no '>' is left to end this opening tag or any later one
+            content = gt + 1
+        key = _tag_key(found[1])
+        if last.get(key, -1) >= content and (match := element.match(text, start)):
+            parts += (text[kept:start], repl)
+            kept = pos = match.end()
     return "".join(parts) + text[kept:] if parts else text
+
+
+def _strip_scripts(text: str) -> str:
+    """Remove script, style and noscript elements: SCRIPT_STYLE.sub("", text) in linear time."""
+    return strip_elements(text, SCRIPT_STYLE, SCRIPT_OPEN, SCRIPT_CLOSE)
 
 
 def _strip_markup(text: str) -> str:

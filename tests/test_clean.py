@@ -575,3 +575,30 @@ def test_join_paragraphs_matches_the_old_joiner(text: str) -> None:
 @given(MARKUP)
 def test_strip_markup_matches_the_old_regexes(text: str) -> None:
     assert clean._strip_markup(text) == old_strip_markup(text)
+
+
+# The date regex with its optional weekday and time, as DATE_ONLY was before it read the day alone.
+OLD_DATE_ONLY = re.compile(clean._WEEKDAY + clean._DAY + clean._TIME, re.I)
+DATE_WORDS = [
+    "mon",
+    "monday",
+    "tue",
+    "Wed.",
+    "june",
+    "May",
+    "of",
+    "5",
+    "14th",
+    "2019",
+    "1999-12-31",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.sampled_from([*DATE_WORDS, " ", ", ", "at", "10:00", "pm", "x", "."]), max_size=14)
+)
+def test_a_date_on_its_own_is_the_day_the_weekday_regex_found(words):
+    text = "".join(words)
+    old = OLD_DATE_ONLY.search(text)
+    assert clean.parse_date_text(text) == (clean._date_of(old) if old else None)
