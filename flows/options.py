@@ -107,14 +107,22 @@ def read_patterns(path: str) -> tuple[str, ...]:
 
 
 def check_sources(sources: Sequence[str]) -> None:
-    """Fail fast, before any flow starts, on a local SOURCE that does not exist or matches nothing."""
+    """Fail fast, before any flow starts, on a local SOURCE that does not exist or holds no input."""
+    # Imported when a run is about to start: --help and usage errors stay instant.
+    from tasks.ingest import INPUT_NAMES, holds_input
+
     for source in sources:
         if "://" in source:
             continue
         if glob.has_magic(source):
-            if not glob.glob(source, recursive=True):
+            matches = glob.glob(source, recursive=True)
+            if not matches:
                 raise SourceError(
                     f"SOURCE {source!r} matches no file; check the pattern and quote it"
                 )
+            if not any(holds_input(match) for match in matches):
+                raise SourceError(f"SOURCE {source!r} matches no input; expected {INPUT_NAMES}")
         elif not os.path.lexists(source):
             raise SourceError(f"SOURCE {source!r} does not exist; pass a file, folder, glob or URL")
+        elif os.path.isdir(source) and not holds_input(source):
+            raise SourceError(f"SOURCE {source!r} holds no input; expected {INPUT_NAMES}")

@@ -48,6 +48,11 @@ RECORD_FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 RECORD_FORMAT_NAMES = frozenset(RECORD_FORMATS.values())
 GZIP_SUFFIX = ".gz"
 GZIPPABLE = (*TEXT_FORMATS, ".jsonl", ".csv")
+# What an input's name ends with, as error messages list it.
+INPUT_NAMES = (
+    f"files named *{', *'.join(sorted(TEXT_FORMATS | RECORD_FORMATS))} "
+    f"(and *{'.gz, *'.join(GZIPPABLE)}.gz)"
+)
 GZIP_CHUNK = 1 << 16
 PARQUET_BATCH = 256
 # Records read from one file; 10 MB of `{}` lines are 3.3M records, ~4 GB as rows in memory.
@@ -176,15 +181,18 @@ class _Found:
             self.rejects.append(_reject_row(uri, collection, reason, detail))
 
 
-def _walk_local(path: str, rel: str, found: _Found, visited: set[tuple[int, int]]) -> int:
+def _walk_local(
+    path: str, rel: str, found: _Found, visited: set[tuple[int, int]], enough: int | None = None
+) -> int:
     """Add every visible input under a local path; returns how many inputs/rejects it matched.
 
     The walk keeps its own stack rather than recursing, so folders nest as deep as the file system
-    lets them; entries are visited depth-first in name order.
+    lets them; entries are visited depth-first in name order. With `enough`, it stops once it has
+    matched that many.
     """
     n = 0
     stack = [(path, rel)]
-    while stack:
+    while stack and (enough is None or n < enough):
         path, rel = stack.pop()
         try:
             info = os.stat(path)
@@ -319,10 +327,7 @@ def _discover_local(source: str, found: _Found, visited: set[tuple[int, int]]) -
         return _walk_local(source, "", found, visited)
     if os.path.lexists(source):
         if input_format(source) is None:
-            raise SourceError(
-                f"SOURCE {source!r} is not a supported input; expected one of "
-                f"{sorted(TEXT_FORMATS | RECORD_FORMATS)} (optionally .gz)"
-            )
+            raise SourceError(f"SOURCE {source!r} is not a supported input; expected {INPUT_NAMES}")
         return _walk_local(source, os.path.basename(source), found, visited)
     if not GLOB_CHARS.search(source):
         raise SourceError(f"SOURCE {source!r} does not exist; pass a file, folder, glob or URL")
@@ -333,6 +338,14 @@ def _discover_local(source: str, found: _Found, visited: set[tuple[int, int]]) -
             continue
         n += _walk_local(match, os.path.relpath(match, base), found, visited)
     return n
+
+
+def holds_input(path: str) -> bool:
+    """Whether a local file or folder is, or holds, at least one input (or an input's reject).
+
+    Stops at the first one: a run can refuse an empty SOURCE at once, before any flow starts.
+    """
+    return _walk_local(path, os.path.basename(path), _Found(), set(), enough=1) > 0
 
 
 def _glob_base(pattern: str) -> str:
@@ -387,7 +400,7 @@ def discover(sources: Sequence[str], config: PipelineConfig) -> Discovery:
         else:
             n = _discover_fsspec(source, found)
         if n == 0:
-            raise SourceError(f"SOURCE {source!r} matches no input ({sorted(TEXT_FORMATS)} ...)")
+            raise SourceError(f"SOURCE {source!r} matches no input; expected {INPUT_NAMES}")
     inputs = sorted(found.inputs.values(), key=lambda ref: ref.uri)
     return Discovery(inputs, rejects_table(found.rejects), found.n_ignored)
 

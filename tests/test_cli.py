@@ -143,3 +143,15 @@ def test_summary_line_counts_in_singular_and_plural(capsys):
         "proseflow: 1 document written, 0 rejected, 2 skipped of 3 inputs "
         "(1 other file ignored) in 1.2 s"
     )
+
+
+def test_a_source_without_inputs_exits_2_before_any_run(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.pdf").write_bytes(b"%PDF")
+    proc = run_cli("run", str(empty), "--output", str(tmp_path / "out"), timeout=60)
+    assert proc.returncode == 2
+    err = proc.stderr.strip()
+    assert err.startswith("proseflow: error: SOURCE") and "holds no input" in err
+    assert "\n" not in err and "*.jsonl" in err  # the complete message, no Prefect log lines
+    assert not (tmp_path / "out").exists()  # no flow ran: no runs row, no output

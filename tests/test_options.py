@@ -107,3 +107,23 @@ def test_check_sources_accepts_urls_and_refuses_missing_paths_and_empty_globs(tm
         options.check_sources([str(tmp_path / "missing")])
     with pytest.raises(SourceError, match="matches no file"):
         options.check_sources([str(tmp_path / "*.md")])
+
+
+def test_a_folder_or_glob_without_inputs_is_refused_before_any_run(tmp_path):
+    (tmp_path / "only.pdf").write_bytes(b"%PDF")
+    (tmp_path / ".hidden.txt").write_text("hidden files are not inputs")
+    with pytest.raises(SourceError, match=r"holds no input; expected files named .*\*\.txt"):
+        options.check_sources([str(tmp_path)])
+    with pytest.raises(SourceError, match="matches no input"):
+        options.check_sources([str(tmp_path / "*.pdf")])
+
+
+def test_one_input_deep_down_or_a_reject_is_enough(tmp_path):
+    deep = tmp_path.joinpath(*[f"d{i}" for i in range(50)])
+    deep.mkdir(parents=True)
+    (deep / "a.txt").write_text("x")
+    options.check_sources([str(tmp_path)])
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "gone.txt").symlink_to(tmp_path / "missing.txt")  # becomes an unreadable reject
+    options.check_sources([str(broken)])
