@@ -20,9 +20,10 @@ VALUE_LIBRARIES = (
     "ftfy",
     "charset-normalizer",
     "trafilatura",
+    "duckdb",
 )
 # Recorded in every run for traceability, but they do not change values.
-RUNTIME_LIBRARIES = ("prefect", "pyarrow", "duckdb", "fsspec", "numpy")
+RUNTIME_LIBRARIES = ("prefect", "pyarrow", "fsspec", "numpy")
 
 
 def _version(distribution: str) -> str:
