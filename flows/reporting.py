@@ -121,11 +121,11 @@ def publish(summary_: dict) -> None:
     """Log the summary and publish the run's artifacts and its committed event."""
     logger = get_run_logger()
     logger.info(
-        "committed %d documents, %d rejects, %d skipped of %d inputs into %s",
-        summary_["n_documents"],
-        summary_["n_rejects"],
+        "committed %s, %s, %d skipped of %s into %s",
+        plural(summary_["n_documents"], "document"),
+        plural(summary_["n_rejects"], "reject"),
         summary_["n_skipped"],
-        summary_["n_inputs"],
+        plural(summary_["n_inputs"], "input"),
         summary_["output"],
     )
     output = summary_["output"]
