@@ -77,6 +77,9 @@ TARGETS = {
     "overhead_large": Target(
         "orchestration overhead <= 10% of flow time, --memory-scale corpus", 10.0, "%"
     ),
+    "memory_hostile": Target(
+        "peak RSS of all proseflow processes on every hostile input <= 1.5 GiB", 1536.0, " MiB"
+    ),
     "stage_cost": Target("clean + readability + statistics <= 0.8 ms/doc on one core", 0.8, " ms"),
     "statistics_cost": Target("statistics <= 0.35 ms/doc on one core", 0.35, " ms"),
 }  # fmt: skip
@@ -158,8 +161,9 @@ def verdict(key: str, value: float | None, failed: str = "") -> dict:
             "met": met, "miss": miss, "note": note}  # fmt: skip
 
 
-def verdicts(rows: list[dict], stage_cost: dict | None) -> list[dict]:
-    """Every target, judged from the scenario rows and the stage cost on one core."""
+def verdicts(rows: list[dict], stage_cost: dict | None, hostile: dict | None = None) -> list[dict]:
+    """Every target, judged from the scenario rows, the stage cost on one core and the hostile
+    inputs."""
     by = {r["scenario"]: r for r in rows}
     first, rerun, large = by.get(SERVER_FIRST, {}), by.get(SERVER_RERUN, {}), by.get(SERVER_LARGE)
     embedded = by.get(EMBEDDED, {})
@@ -191,7 +195,21 @@ def verdicts(rows: list[dict], stage_cost: dict | None) -> list[dict]:
         out.append(
             verdict("statistics_cost", stages.get("statistics"), broken and "bench/stages.py")
         )
+    if hostile is not None:
+        out.append(hostile_verdict(hostile))
     return out
+
+
+def hostile_verdict(hostile: dict) -> dict:
+    """The hostile inputs' memory target: the highest peak, missed too when any input failed.
+
+    A peak from a command that crashed or was killed says nothing about the input it did not
+    finish.
+    """
+    rows = hostile["rows"]
+    peaks = [r["peak_mib"] for r in rows if r.get("peak_mib") is not None]
+    bad = ", ".join(f"{r['input']} {_exit(r)}" for r in rows if r.get("returncode") != 0)
+    return verdict("memory_hostile", max(peaks, default=None), bad)
 
 
 def failed(*rows: dict) -> str:
@@ -386,6 +404,105 @@ def micro_lines(micro: dict | None) -> list[str]:
                            "golden rules (exact)"), rows)  # fmt: skip
 
 
+def hostile_headers(timeout_s: float) -> tuple[str, ...]:
+    """Columns of the hostile-inputs table; the last two are the memory and time checks."""
+    limit = TARGETS["memory_hostile"].limit
+    return ("input", "MB", "exit", "wall s", "documents", "rejects", "rejects by reason",
+            "peak MiB", "API MiB", "slowest stage", f"<= {limit / 1024:g} GiB",
+            f"<= {timeout_s:g} s")  # fmt: skip
+
+
+def hostile_checks(row: dict, timeout_s: float) -> tuple[bool | None, bool]:
+    """(peak within the memory limit, finished within the timeout) of one hostile input."""
+    peak = row.get("peak_mib")
+    memory = None if peak is None else peak <= TARGETS["memory_hostile"].limit
+    in_time = row.get("returncode") is not None and row.get("wall_s", 0) <= timeout_s
+    return memory, in_time
+
+
+def slowest_stage(stages: dict | None) -> str:
+    """`clean 3.2 s`: the stage that took longest, from the run's summary."""
+    if not stages:
+        return "–"
+    name = max(stages, key=stages.get)
+    return f"{name} {_cell(float(stages[name]))} s"
+
+
+def reasons_cell(reasons: dict | None) -> str:
+    """`duplicate 99,999, empty 1`: rejects by reason, largest first."""
+    if not reasons:
+        return "–"
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))
+
+
+def hostile_table(hostile: dict) -> list[str]:
+    """One line per hostile input: outcome, counts, peak memory and the two checks."""
+    mark = {True: "pass", False: "FAIL", None: "–"}
+    body = []
+    for r in hostile["rows"]:
+        memory, in_time = hostile_checks(r, hostile["timeout_s"])
+        body.append((r["input"], f"{r['bytes'] / 1e6:.2f}", _exit_cell(r), r.get("wall_s"),
+                     _count(r.get("documents")), _count(r.get("rejects")),
+                     reasons_cell(r.get("rejects_by_reason")),
+                     r.get("peak_mib"), r.get("api_mib"), slowest_stage(r.get("stage_seconds")),
+                     mark[memory], mark[in_time]))  # fmt: skip
+    return markdown_table(hostile_headers(hostile["timeout_s"]), body)
+
+
+def _count(n: int | None) -> str:
+    return "–" if n is None else f"{n:,}"
+
+
+def hostile_conclusion(hostile: dict) -> str:
+    """Says plainly whether the memory target is met on every input, and which ones miss it."""
+    v, rows, timeout = hostile_verdict(hostile), hostile["rows"], hostile["timeout_s"]
+    killed = [r["input"] for r in rows if not hostile_checks(r, timeout)[1]]
+    time_part = (
+        f"Every input finished within {timeout:g} s."
+        if not killed
+        else f"Killed at the {timeout:g} s timeout: {', '.join(killed)}."
+    )
+    if v["met"] is None:
+        return f"The 1.5 GiB target is not measured: no input ran. {time_part}"
+    worst = max((r for r in rows if r.get("peak_mib") is not None), key=lambda r: r["peak_mib"])
+    if v["met"]:
+        return (
+            f"The 1.5 GiB target is met: every input finished with exit 0 and the highest peak is"
+            f" {_cell(worst['peak_mib'])} MiB (`{worst['input']}`). {time_part}"
+        )
+    over = [r for r in rows if hostile_checks(r, timeout)[0] is False]
+    why = [f"`{r['input']}` peaked at {_cell(r['peak_mib'])} MiB" for r in over]
+    why += [f"`{r['input']}` {_exit(r)}" for r in rows if r.get("returncode") != 0]
+    return f"The 1.5 GiB target is NOT met: {'; '.join(why)}. {time_part}"
+
+
+def hostile_what(row: dict) -> str:
+    """What a hostile input is, and the --max-bytes it ran with when not the default."""
+    if not row.get("max_bytes"):
+        return row["what"]
+    return f"{row['what']} (run with --max-bytes {row['max_bytes']}: above the default limit)"
+
+
+def hostile_lines(hostile: dict | None) -> list[str]:
+    """The hostile-inputs section: table, what each input is, the verdict and the definitions."""
+    if not hostile:
+        return ["(not run)"]
+    return [
+        *hostile_table(hostile),
+        "",
+        *[f"- `{r['input']}`: {hostile_what(r)}" for r in hostile["rows"]],
+        "",
+        hostile_conclusion(hostile),
+        "",
+        f"Each input: `proseflow run INPUT --output FRESH --json --workers {hostile['workers']}`,"
+        f" no PREFECT_API_URL; single documents {hostile['scale_mb']:g} MB, record bombs"
+        f" {hostile['records']:,} records. peak MiB: the highest summed RSS of the command's"
+        " process tree, sampled every 50 ms, minus Prefect's temporary API server at that moment"
+        " (API MiB): the flow process and its workers. rejects and slowest stage come from the"
+        " run's JSON summary (stage seconds summed over workers).",
+    ]
+
+
 def verdict_table(judged: list[dict]) -> list[str]:
     """Each target, its measured value and whether it was met."""
     mark = {True: "met", False: "MISSED", None: "not measured"}
@@ -465,6 +582,10 @@ def render_markdown(report: dict) -> str:
         "## Micro-benchmarks (bench/micro.py)",
         "",
         *micro_lines(report.get("micro")),
+        "",
+        "## Hostile inputs (bench/hostile.py)",
+        "",
+        *hostile_lines(report.get("hostile")),
         "",
         "## Targets",
         "",

@@ -8,8 +8,9 @@ into a scratch venv); proseflow with Prefect's temporary API; a do-nothing Prefe
 `proseflow run seeds/` without a server; then, against a Prefect server started here, proseflow's
 first run, its unchanged rerun, --workers 1, seeds/, the do-nothing flow and the MEMORY-SCALE run.
 Measures wall time, documents/s, the peak summed RSS of each command's process tree, seconds per
-stage and orchestration overhead; adds the stage cost on one core (bench/stages.py) and
-bench/micro.py; judges every target; writes bench-<UTC>.json/.md and latest.json/.md to --out.
+stage and orchestration overhead; adds the stage cost on one core (bench/stages.py),
+bench/micro.py and the hostile inputs (bench/hostile.py); judges every target; writes
+bench-<UTC>.json/.md and latest.json/.md to --out.
 How commands run and are measured: bench/processes.py; ratios, targets and Markdown: bench/report.py.
 """
 
@@ -641,6 +642,15 @@ def run_micro(args: argparse.Namespace) -> dict:
         return {"error": f"{type(exc).__name__}: {exc}"[:500]}
 
 
+def run_hostile(args: argparse.Namespace, work: Path) -> dict:
+    """bench/hostile.py's section: proseflow on hostile inputs, smaller under --quick."""
+    import hostile  # imported here: hostile.py imports this module
+
+    size = hostile.QUICK if args.quick else hostile.FULL
+    log(f"hostile inputs: {size.mb:g} MB documents, {size.records:,} records")
+    return hostile.run(work, size)
+
+
 def corpus_source(args: argparse.Namespace) -> Path:
     """The --corpus folder, relative paths taken from the repository root."""
     return args.corpus if args.corpus.is_absolute() else (REPO / args.corpus).resolve()
@@ -656,11 +666,15 @@ QUICK = {"scale": 1, "memory_scale": 2, "start_repeats": 1, "stage_docs": 100, "
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    import hostile  # imported here: hostile.py imports this module
+
+    small = hostile.QUICK
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="check the bench itself: " + ", ".join(
                             f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items())
-                        + ", no profile")  # fmt: skip
+                        + f", no profile, hostile inputs of {small.mb:g} MB and"
+                        f" {small.records:,} records")  # fmt: skip
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="source corpus folder")
     parser.add_argument("--scale", type=int, help="copies of the corpus for the main runs (4)")
     parser.add_argument("--memory-scale", type=int, help="copies for the large run (40)")
@@ -675,6 +689,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-micro", action="store_true", help="skip bench/micro.py")
     parser.add_argument("--skip-textstat-rs", action="store_true", help="skip the textstat-rs row")
     parser.add_argument("--skip-profile", action="store_true", help="never profile, even on a miss")
+    parser.add_argument("--skip-hostile", action="store_true", help="skip bench/hostile.py")
     parser.add_argument("--out", type=Path, default=BENCH / "results", help="where reports go")
     parser.add_argument(
         "--work", type=Path, default=BENCH / "work", help="scratch folder (git-ignored)"
@@ -725,7 +740,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["floor"] = start_floor({r["scenario"]: r for r in rows})
     report["stage_cost"] = run_stage_cost(args)
     report["micro"] = None if args.skip_micro else run_micro(args)
-    report["verdicts"] = verdicts(rows, report["stage_cost"])
+    report["hostile"] = None if args.skip_hostile else run_hostile(args, work)
+    report["verdicts"] = verdicts(rows, report["stage_cost"], report["hostile"])
     report["machine"]["load_average_end"] = load_average()
     paths = write_report(report, args.out)
     print(render_markdown(report))

@@ -324,3 +324,121 @@ def test_a_command_past_its_timeout_is_killed_with_its_children():
     assert not processes.LIVE
     with suppress(psutil.NoSuchProcess):  # gone, or dead and not yet reaped
         assert psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE
+
+
+# ---------------------------------------------------------------- hostile inputs
+
+import hostile  # noqa: E402
+
+
+def test_fill_repeats_whole_units_then_the_tail():
+    assert hostile.fill(b"A b. ", 12) == b"A b. A b. "
+    assert hostile.fill(b"a", 6, b". A") == b"aaa. A"
+    assert len(hostile.fill(b"a\n\n", hostile.FULL.n_bytes)) <= hostile.FULL.n_bytes
+
+
+def test_single_documents_stay_under_the_default_limit():
+    assert hostile.QUICK.n_bytes < hostile.FULL.n_bytes < hostile.DEFAULT_MAX_BYTES
+
+
+def test_tiny_files_alternate_empty_and_one_byte():
+    sizes = [len(hostile.tiny_content(i)) for i in range(6)]
+    assert sizes == [0, 1, 0, 1, 0, 1]
+    assert len({hostile.tiny_content(i) for i in range(1, 200, 2)}) == 26
+
+
+def _measured(**kw) -> processes.Measured:
+    parts = [{"role": "main", "pid": 1, "mib": 400.0}, {"role": "api", "pid": 2, "mib": 200.0},
+             {"role": "worker", "pid": 3, "mib": 300.0}]  # fmt: skip
+    summary = {"n_documents": 1, "n_rejects": 9, "rejects_by_reason": {"duplicate": 9},
+               "stage_seconds": {"ingest": 2.0, "clean": 0.5}}  # fmt: skip
+    fields = {"returncode": 0, "stdout": "log line\n" + json.dumps(summary), "stderr": "",
+              "wall_s": 12.34567, "peak_mib": 900.0, "peak_parts": parts} | kw  # fmt: skip
+    return processes.Measured(**fields)
+
+
+def test_hostile_row_takes_the_temporary_api_out_of_the_peak():
+    row = hostile.hostile_row(hostile.INPUTS[0], 9_500_000, None, _measured())
+    assert (row["peak_tree_mib"], row["api_mib"], row["peak_mib"]) == (900.0, 200.0, 700.0)
+    assert (row["documents"], row["rejects"]) == (1, 9)
+    assert row["rejects_by_reason"] == {"duplicate": 9} and row["wall_s"] == 12.346
+    assert "error" not in row
+
+
+def test_hostile_row_of_a_killed_command_says_so():
+    measured = _measured(returncode=None, stdout="", timed_out=True, wall_s=600.2)
+    row = hostile.hostile_row(hostile.INPUTS[0], 10, None, measured)
+    assert row["documents"] is None and row["error"] == "killed after 600 s (timeout)"
+
+
+def _hostile_rows(**changes) -> dict:
+    rows = [
+        {"input": "sentences", "what": "one .txt", "bytes": 9_500_000, "max_bytes": None,
+         "returncode": 0, "wall_s": 40.0, "documents": 1, "rejects": 0, "rejects_by_reason": {},
+         "stage_seconds": {"ingest": 1.0, "readability": 30.0}, "peak_mib": 900.0,
+         "api_mib": 200.0},
+        {"input": "records-jsonl", "what": "a .jsonl", "bytes": 15_000_000,
+         "max_bytes": 15_000_000, "returncode": 0, "wall_s": 90.0, "documents": 1,
+         "rejects": 999_999, "rejects_by_reason": {"duplicate": 999_999, "empty": 1},
+         "stage_seconds": {"ingest": 60.0}, "peak_mib": 1200.0, "api_mib": 210.0},
+    ]  # fmt: skip
+    for name, fields in changes.items():
+        rows = [dict(r, **fields) if r["input"] == name else r for r in rows]
+    return {"scale_mb": 9.5, "records": 1_000_000, "workers": 2, "timeout_s": 600, "rows": rows}
+
+
+def test_hostile_target_is_the_highest_peak_and_any_failure_misses_it():
+    assert report.hostile_verdict(_hostile_rows())["met"] is True
+    assert report.hostile_verdict(_hostile_rows())["value"] == 1200.0
+    over = report.hostile_verdict(_hostile_rows(sentences={"peak_mib": 1600.0}))
+    assert over["met"] is False and over["miss"] == "64 MiB over"
+    crashed = report.hostile_verdict(_hostile_rows(sentences={"returncode": 1}))
+    assert crashed["met"] is False and crashed["miss"] == "run failed: sentences exit 1"
+
+
+def test_hostile_checks_memory_and_time_apart():
+    timeout = 600
+    assert report.hostile_checks({"peak_mib": 1536.0, "returncode": 0, "wall_s": 10}, timeout) == (
+        True, True,
+    )  # fmt: skip
+    killed = {"peak_mib": 2000.0, "returncode": None, "wall_s": 601}
+    assert report.hostile_checks(killed, timeout) == (False, False)
+    assert report.hostile_checks({"returncode": None}, timeout) == (None, False)
+
+
+def test_hostile_cells():
+    assert report.slowest_stage({"ingest": 1.0, "readability": 30.0}) == "readability 30 s"
+    assert report.slowest_stage(None) == "–"
+    assert report.reasons_cell({"empty": 1, "duplicate": 999_999}) == "duplicate 999,999, empty 1"
+    assert report.reasons_cell({}) == "–"
+
+
+def test_hostile_section_says_plainly_whether_the_target_is_met():
+    lines = report.hostile_lines(_hostile_rows())
+    assert len([line for line in lines if line.startswith("| ")]) == 3  # header and two inputs
+    text = "\n".join(lines)
+    assert "| records-jsonl | 15.00 | 0 | 90 | 1 | 999,999 | duplicate 999,999, empty 1 |" in text
+    assert "The 1.5 GiB target is met" in text and "1,200 MiB (`records-jsonl`)" in text
+    assert "(run with --max-bytes 15000000: above the default limit)" in text
+    killed = _hostile_rows(sentences={"returncode": None, "peak_mib": 1700.0, "wall_s": 600.1})
+    text = "\n".join(report.hostile_lines(killed))
+    assert "The 1.5 GiB target is NOT met: `sentences` peaked at 1,700 MiB;" in text
+    assert "Killed at the 600 s timeout: sentences." in text
+    assert report.hostile_lines(None) == ["(not run)"]
+
+
+def test_report_judges_and_shows_the_hostile_section():
+    written = _report()
+    written["hostile"] = _hostile_rows()
+    written["verdicts"] = report.verdicts(written["scenarios"], STAGE_COST, written["hostile"])
+    assert written["verdicts"][-1]["target"] == "memory_hostile"
+    text = report.render_markdown(written)
+    assert "## Hostile inputs (bench/hostile.py)" in text and "| sentences | 9.50 |" in text
+    assert "Hostile inputs (bench/hostile.py)\n\n(not run)" in report.render_markdown(_report())
+
+
+def test_hostile_runs_by_default_and_can_be_skipped():
+    assert not bench.parse_args([]).skip_hostile
+    assert bench.parse_args(["--skip-hostile"]).skip_hostile
+    args = hostile.parse_args([])
+    assert (args.scale_mb, args.records) == (9.5, 1_000_000)
