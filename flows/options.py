@@ -109,7 +109,7 @@ def read_patterns(path: str) -> tuple[str, ...]:
 def check_sources(sources: Sequence[str]) -> None:
     """Fail fast, before any flow starts, on a local SOURCE that does not exist or holds no input."""
     # Imported when a run is about to start: --help and usage errors stay instant.
-    from tasks.ingest import INPUT_NAMES, holds_input
+    from tasks.ingest.sources import INPUT_NAMES, holds_input
 
     for source in sources:
         if "://" in source:

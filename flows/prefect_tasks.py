@@ -23,8 +23,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import batch as chain
-from tasks import ingest as ingest_stage
 from tasks.config import PipelineConfig
+from tasks.ingest import stage as ingest_stage
+from tasks.rejects import rejects_table
 from tasks.schema import RAW
 from tasks.store.files import release_memory, stage_part, stamp_run, utc_now
 from tasks.store.output import Output
@@ -115,7 +116,7 @@ def read_stored(
     started = time.perf_counter()
     raw = stored_raw(Output.open(output, create=False), doc_ids)
     parts = park(raw, config, target, key)
-    empty = ingest_stage.rejects_table([])
+    empty = rejects_table([])
     return ReadReport(parts, empty, raw.num_rows, time.perf_counter() - started)
 
 

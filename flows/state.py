@@ -113,7 +113,7 @@ class RunState:
         self.stage_seconds[stage] += seconds
 
     def fold_discovery(self, discovery) -> None:
-        """Count what discovery found besides the inputs to read (tasks.ingest.Discovery)."""
+        """Count what discovery found besides the inputs to read (tasks.ingest.stage.Discovery)."""
         self.n_inputs += discovery.rejects.num_rows
         self.n_ignored += discovery.n_ignored
 

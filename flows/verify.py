@@ -12,9 +12,10 @@ import pyarrow.dataset as ds
 from flows.flow import run_doc_ids
 from flows.prefect_tasks import stored_raw
 from tasks import batch as chain
-from tasks import ingest, triage
+from tasks import triage
 from tasks.config import PipelineConfig
 from tasks.provenance import pipeline_fingerprint
+from tasks.rejects import rejects_table
 from tasks.schema import DERIVED_COLUMNS
 from tasks.store.committed import CommittedIndex
 from tasks.store.output import Output
@@ -30,7 +31,7 @@ def recompute(raw: pa.Table, config: PipelineConfig) -> pa.Table:
     run's triage let through, so the repeated lines are counted over the same documents.
     """
     decoded = chain.decode(raw, config)
-    verdicts = triage.triage([decoded.rows], ingest.rejects_table([]), empty_index())
+    verdicts = triage.triage([decoded.rows], rejects_table([]), empty_index())
     work = decoded.work
 
     def line_keys(_: int, rows: list[int]) -> pa.Table:

@@ -16,8 +16,12 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from tasks import clean, ingest, readability, stats
+from tasks import readability, stats
+from tasks.clean import stage as clean_stage
+from tasks.clean.repeated import doc_line_keys
 from tasks.config import PipelineConfig
+from tasks.ingest import stage as ingest_stage
+from tasks.rejects import REASON_ERROR, error_detail, reject_row, rejects_table
 
 # One row per document read: what the triage needs to know about it, and no text.
 TRIAGE_ROWS = pa.schema(
@@ -40,20 +44,20 @@ class Decoded:
 
     work: pa.Table  # raw columns, decoded columns (null where rejected), line_keys
     rows: pa.Table  # TRIAGE_ROWS, aligned with `work`
-    profile: pa.Table  # clean.LINE_PROFILE over the batch's distinct decoded documents
+    profile: pa.Table  # clean_stage.LINE_PROFILE over the batch's distinct decoded documents
 
 
 def decode(raw: pa.Table, config: PipelineConfig) -> Decoded:
     """Decode a raw batch, keeping one work row per raw row, and profile its repeated lines."""
-    decoded, rejects = ingest.decode_batch(raw, config)
+    decoded, rejects = ingest_stage.decode_batch(raw, config)
     positions = _decoded_positions(raw, rejects)
-    work = raw.select(list(ingest.RAW_COLUMNS))
-    extra = [f for f in ingest.INGESTED if f.name not in work.column_names]
+    work = raw.select(list(ingest_stage.RAW_COLUMNS))
+    extra = [f for f in ingest_stage.INGESTED if f.name not in work.column_names]
     index = pa.array(positions, pa.int64())
     for f in extra:
         work = work.append_column(f, decoded.column(f.name).take(index))
     keys = [
-        sorted(clean.doc_line_keys(text)) if text is not None else None
+        sorted(doc_line_keys(text)) if text is not None else None
         for text in work.column("decoded").to_pylist()
     ]
     work = work.append_column(LINE_KEYS, pa.array(keys, LINE_KEYS.type))
@@ -124,7 +128,7 @@ def _profile(work: pa.Table, rows: pa.Table) -> pa.Table:
         counts.update((collections[i], key) for key in keys[i])
     return pa.Table.from_pylist(
         [{"collection": c, "line_hash": h, "n_docs": n} for (c, h), n in counts.items()],
-        schema=clean.LINE_PROFILE,
+        schema=clean_stage.LINE_PROFILE,
     )
 
 
@@ -145,10 +149,12 @@ class Processed:
 
 def process(work: pa.Table, boilerplate: pa.Table, config: PipelineConfig) -> Processed:
     """Clean, score and describe the decoded rows of a batch; a failing document becomes a reject."""
-    ingested = work.select(ingest.INGESTED.names).cast(ingest.INGESTED)
+    ingested = work.select(ingest_stage.INGESTED.names).cast(ingest_stage.INGESTED)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    (table, rejects), errors = isolate_failures(clean.clean_batch, ingested, boilerplate, config)
+    (table, rejects), errors = isolate_failures(
+        clean_stage.clean_batch, ingested, boilerplate, config
+    )
     rejects = concat_rejects(rejects, errors)
     seconds["clean"] = _lap(started)
     started = time.perf_counter()
@@ -182,8 +188,7 @@ def isolate_failures(stage, table: pa.Table, *args):
             kept.append(stage(table.slice(row, 1), *args))
         except Exception as exc:
             failed.append(row)
-            message = str(exc).splitlines()[0][:300] if str(exc) else ""
-            details.append(f"{stage.__name__}: {type(exc).__name__}: {message}")
+            details.append(f"{stage.__name__}: {error_detail(exc)}")
     if not kept:
         kept.append(stage(table.slice(0, 0), *args))
     return _concat_results(kept), _error_rejects(table, failed, details)
@@ -199,16 +204,15 @@ def _concat_results(results: list):
 
 
 def _error_rejects(table: pa.Table, rows: list[int], details: list[str]) -> pa.Table:
-    failed = table.take(pa.array(rows, pa.int64()))
-    return pa.table(
-        {
-            "source_uri": failed["source_uri"],
-            "collection": failed["collection"],
-            "doc_id": failed["doc_id"],
-            "reason": pa.array([ingest.REASON_ERROR] * len(rows), pa.string()),
-            "detail": pa.array(details, pa.string()),
-            "n_bytes": pa.nulls(len(rows), pa.int64()),
-        }
+    """The reject rows of the documents a stage failed on, one detail each."""
+    failed = table.take(pa.array(rows, pa.int64())).select(["source_uri", "collection", "doc_id"])
+    return rejects_table(
+        [
+            reject_row(
+                row["source_uri"], row["collection"], REASON_ERROR, detail, doc_id=row["doc_id"]
+            )
+            for row, detail in zip(failed.to_pylist(), details, strict=True)
+        ]
     )
 
 

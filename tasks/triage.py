@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks import batch, clean
+from tasks import batch
+from tasks.clean import stage as clean_stage
 from tasks.config import PipelineConfig
-from tasks.ingest import REASON_DUPLICATE, rejects_table
+from tasks.rejects import REASON_DUPLICATE, reject_row, rejects_table
 from tasks.store.committed import CommittedIndex
 
 SKIP = "skip"
@@ -44,11 +45,12 @@ def triage(rows: Sequence[pa.Table], unread: pa.Table, index: CommittedIndex) ->
             if verdict == SKIP:
                 verdicts.n_skipped += 1
             elif verdict is not None:
-                rejects.append(_reject(row, REASON_DUPLICATE, f"same bytes as {verdict}"))
+                duplicate = {"reason": REASON_DUPLICATE, "detail": f"same bytes as {verdict}"}
+                rejects.append(reject_row(**(row | duplicate)))
             else:
                 first_uri[row["doc_id"]] = row["source_uri"]
-                if row["reason"] is not None:
-                    rejects.append(_reject(row, row["reason"], row["detail"]))
+                if row["reason"] is not None:  # a decode reject: its row has every field of one
+                    rejects.append(reject_row(**row))
                     continue
                 process.append(i)
                 if row["doc_id"] not in index.raw:
@@ -80,17 +82,6 @@ def _verdict(row: dict, index: CommittedIndex, first_uri: dict[str, str]) -> str
     return first_uri.get(doc_id)
 
 
-def _reject(row: dict, reason: str, detail: str | None) -> dict:
-    return {
-        "source_uri": row["source_uri"],
-        "collection": row["collection"],
-        "doc_id": row["doc_id"],
-        "reason": reason,
-        "detail": detail,
-        "n_bytes": row["n_bytes"],
-    }
-
-
 def boilerplate(
     parts: Sequence[tuple[pa.Table, pa.Table]],
     process: Sequence[Sequence[int]],
@@ -110,13 +101,13 @@ def boilerplate(
     for (rows, _), keep in zip(parts, process, strict=True):
         n_docs.update(rows["collection"].take(pa.array(keep, pa.int64())).to_pylist())
     if not n_docs:
-        return clean.BOILERPLATE.empty_table()
+        return clean_stage.BOILERPLATE.empty_table()
     if sum(map(len, extra)) <= sum(map(len, process)):
         tables = [profile for _, profile in parts]
         tables += [_counted(line_keys(i, rows), -1) for i, rows in enumerate(extra) if rows]
     else:
         tables = [_counted(line_keys(i, rows), 1) for i, rows in enumerate(process) if rows]
-    return clean.boilerplate_lines(tables, dict(n_docs), config)
+    return clean_stage.boilerplate_lines(tables, dict(n_docs), config)
 
 
 def _counted(keys: pa.Table, sign: int) -> pa.Table:
@@ -132,4 +123,4 @@ def _counted(keys: pa.Table, sign: int) -> pa.Table:
     n_docs = pc.multiply(counts["count_all"], sign)
     return pa.table(
         {"collection": counts["collection"], "line_hash": counts["line_hash"], "n_docs": n_docs}
-    ).cast(clean.LINE_PROFILE)
+    ).cast(clean_stage.LINE_PROFILE)

@@ -19,8 +19,10 @@ from typing import NamedTuple
 import pyarrow as pa
 import pytest
 
-from tasks import clean, ingest, readability, segment, stats
+from tasks import readability, segment, stats
+from tasks.clean import stage as clean
 from tasks.config import PipelineConfig
+from tasks.ingest import stage as ingest
 
 pytestmark = pytest.mark.slow
 

@@ -354,7 +354,7 @@ def test_progress_bar_only_on_a_terminal_outside_ci(monkeypatch):
 
 
 def test_a_failed_run_is_recorded_and_commits_nothing(tmp_path, monkeypatch):
-    from tasks import clean
+    from tasks.clean import stage as clean
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")

@@ -7,8 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks import batch, clean, ingest, triage
+from tasks import batch, triage
+from tasks.clean.repeated import doc_line_keys
 from tasks.config import PipelineConfig
+from tasks.ingest.stage import RAW_BATCH, decode_document
+from tasks.rejects import rejects_table
 from tasks.store.committed import CommittedIndex
 
 NOTHING = CommittedIndex({}, set(), set())
@@ -33,7 +36,7 @@ def rows(*specs: tuple) -> pa.Table:
 
 
 def no_unread() -> pa.Table:
-    return ingest.rejects_table([])
+    return rejects_table([])
 
 
 def test_first_occurrence_is_work_and_later_ones_are_duplicates_across_parts():
@@ -63,7 +66,7 @@ def test_committed_work_is_skipped_and_a_copy_elsewhere_names_the_committed_one(
 
 
 def test_decode_rejects_and_unread_inputs_become_rejects_once():
-    unread = ingest.rejects_table(
+    unread = rejects_table(
         [
             {"source_uri": "u1", "collection": "c", "doc_id": None, "reason": "too_large"},
             {"source_uri": "u2", "collection": "c", "doc_id": "e", "reason": "empty"},
@@ -96,7 +99,7 @@ def decoded_parts(texts_per_part: list[list[tuple[str, str]]]) -> list[batch.Dec
                 }
                 for uri, text in texts
             ],
-            schema=ingest.RAW_BATCH,
+            schema=RAW_BATCH,
         )
         parts.append(batch.decode(raw, PipelineConfig()))
     return parts
@@ -128,8 +131,8 @@ def reference_boilerplate(texts: list[tuple[str, str]], skip: set[str]) -> set[i
         if text in seen or ingest_sha(text) in skip:
             continue
         seen.add(text)
-        decoded = ingest.decode_document(text.encode(), "txt", PipelineConfig())["decoded"]
-        keys.append(clean.doc_line_keys(decoded))
+        decoded = decode_document(text.encode(), "txt", PipelineConfig())["decoded"]
+        keys.append(doc_line_keys(decoded))
         n += 1
     counts: dict[int, int] = {}
     for doc in keys:
