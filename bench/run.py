@@ -172,16 +172,22 @@ def seconds_between(started: str | None, finished: str | None) -> float | None:
 
 def stage_seconds(row: dict, summary: dict) -> dict[str, float]:
     """Seconds per stage: the runs row's, with any stage it records as 0 taken from the summary."""
-    recorded = json.loads(row.get("stage_seconds") or "{}")
+    recorded = nested(row.get("stage_seconds"))
     printed = summary.get("stage_seconds") or {}
     return {s: float(recorded.get(s) or printed.get(s) or 0.0) for s in STAGES}
 
 
 def parameters(row: dict) -> dict:
     """The run's configuration from its runs row."""
-    with suppress(TypeError, json.JSONDecodeError):
-        return json.loads(row.get("parameters") or "{}")
-    return {}
+    return nested(row.get("parameters"))
+
+
+def nested(value) -> dict:
+    """A JSON column of a runs row as `proseflow runs --json` prints it (an object), or {}."""
+    if isinstance(value, str):  # outputs of proseflow before 0.2.0 printed JSON text
+        with suppress(json.JSONDecodeError):
+            value = json.loads(value)
+    return value if isinstance(value, dict) else {}
 
 
 # ---------------------------------------------------------------- overhead

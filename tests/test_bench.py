@@ -442,3 +442,10 @@ def test_hostile_runs_by_default_and_can_be_skipped():
     assert bench.parse_args(["--skip-hostile"]).skip_hostile
     args = hostile.parse_args([])
     assert (args.scale_mb, args.records) == (9.5, 1_000_000)
+
+
+def test_runs_json_columns_are_read_as_objects_or_as_json_text():
+    row = {"parameters": {"workers": 2}, "stage_seconds": '{"ingest": 1.5}'}
+    assert bench.parameters(row) == {"workers": 2}
+    assert bench.nested(row["stage_seconds"]) == {"ingest": 1.5}
+    assert bench.nested(None) == {} and bench.nested("not json") == {}
