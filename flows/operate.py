@@ -166,13 +166,14 @@ def _seconds(text: str) -> float:
 def cmd_serve(args: argparse.Namespace) -> int:
     from flows.flow import source_label
     from flows.runtime import require_api_server, serve_flow
+    from flows.state import absolute
 
     require_api_server()
     check_sources(args.sources)
     config = config_from_args(args)
     # Runs of a deployment start in another working directory's child: store absolute paths.
-    sources = [s if "://" in s else os.path.abspath(s) for s in args.sources]
-    output = args.output if "://" in args.output else os.path.abspath(args.output)
+    sources = [absolute(source) for source in args.sources]
+    output = absolute(args.output)
     name = args.name or source_label(sources)
     serve_flow(sources, output, config, name, cron=args.cron, interval=args.interval)
     return 0
