@@ -8,6 +8,7 @@ import gc
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 
@@ -65,7 +66,18 @@ def interrupted(exc: KeyboardInterrupt) -> int:
     code = getattr(exc, "exit_code", EXIT_INTERRUPTED)
     what = "terminated (SIGTERM)" if code == EXIT_TERMINATED else "interrupted"
     print(f"proseflow: {what}; nothing of this run was committed", file=sys.stderr)
+    _reported.set()
     return code
+
+
+_reported = threading.Event()  # the stop's line is printed
+
+
+def interrupted_once(exc: KeyboardInterrupt) -> int:
+    """`interrupted`, unless its line is already printed: the last words of a stop's deadline."""
+    if _reported.is_set():
+        return getattr(exc, "exit_code", EXIT_INTERRUPTED)
+    return interrupted(exc)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runs(sub)
     _add_catalog(sub)
     _add_sql(sub)
+    _add_report(sub)
     _add_schema(sub)
     operate.add_commands(sub)
     return parser
@@ -131,7 +144,7 @@ def execute(
     atexit.register(gc.freeze)
     # The API server starts before any other thread: it is forked from this one.
     with (
-        stop_signals() as stops,
+        stop_signals(interrupted_once) as stops,
         silenced_while(lambda: stops.raised),
         prefect_api(),
         keep_sigterm_handler(),
@@ -162,6 +175,22 @@ def print_summary(summary: dict, seconds: float, as_json: bool) -> None:
         f"{plural(summary['n_inputs'], 'input')} ({plural(summary['n_ignored'], 'other file')} "
         f"ignored) in {seconds:.1f} s"
     )
+    if summary.get("report"):
+        print(f"proseflow: report in {summary['report']}")
+    drift = summary.get("drift") or {}
+    if drift.get("flags"):
+        print(
+            f"proseflow: drift against run {drift['compared_with']}: "
+            f"{len(drift['flags'])} flagged (see the report)"
+        )
+    near = summary.get("near_duplicates")
+    if near:
+        n = sum(c["near_duplicates"] for c in near.values())
+        total = sum(c["documents"] for c in near.values())
+        print(
+            f"proseflow: {n} of the {plural(total, 'new document')} near-duplicate another "
+            "document (near_duplicates/)"
+        )
     print(f"proseflow: outputs in {summary['output']} (run {summary['run_id']})")
 
 
@@ -297,6 +326,31 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     print(
         path or f"{output.url}: commits settled; the DuckDB catalog is built for local outputs only"
     )
+    return 0
+
+
+def _add_report(sub) -> None:
+    parser = sub.add_parser(
+        "report",
+        help="write (or rewrite) the HTML report of a committed run",
+        description="Write OUTPUT/reports/run-<run_id>.html for a committed run (default: the last "
+        "completed one): distributions per collection, rejects, cleaning steps, languages, "
+        "near-duplicates, seconds per stage, and drift against the previous run over the same "
+        "sources. The page is self-contained: it opens with no network.",
+    )
+    parser.add_argument("--run", metavar="RUN_ID", help="the run to report (see `proseflow runs`)")
+    add_output(parser)
+    parser.set_defaults(handler=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from tasks.run_report import rewrite
+    from tasks.store.output import Output
+
+    path, built = rewrite(Output.open(args.output, create=False), args.run)
+    print(f"proseflow: report in {path}")
+    if built.flags:
+        print(f"proseflow: drift against run {built.compared_with}: {len(built.flags)} flagged")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The Prefect settings every proseflow process starts with: quiet, offline, patient on a busy machine.
+"""The settings every proseflow process starts with: quiet, offline, patient on a busy machine.
 
 The command line, `proseflow server`, the tests and the bench all apply this one definition.
 """
@@ -16,6 +16,9 @@ QUIET_ENV = {
     # Prefect gives a temporary API 20 s to come up; a busy machine can need more. A start that
     # succeeds takes the same time either way.
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    # rensa (near-duplicate signatures) would start a thread per CPU in every worker process, which
+    # already has a CPU of its own; its values are the same with any number of threads.
+    "RAYON_NUM_THREADS": "1",
 }
 
 

@@ -30,7 +30,7 @@ from flows.prefect_tasks import (
     read_work,
 )
 from flows.state import RunState, Stopwatch
-from tasks import catalog, triage
+from tasks import catalog, links, run_report, triage
 from tasks import stats as stats_stage
 from tasks.config import PipelineConfig
 from tasks.errors import UsageError
@@ -79,7 +79,7 @@ def pipeline(
         raise
     finally:
         state.close()
-    reporting.publish(summary)
+    reporting.publish(summary, state.report)
     return summary
 
 
@@ -229,13 +229,23 @@ def mapped(name: str, calls: list[tuple]) -> Iterator:
 
 
 def commit(state: RunState) -> dict:
-    """Write the run's final files, then make them visible in one commit, runs row last.
+    """Link near-duplicates, write the run's final files, then make them visible in one commit,
+    runs row last.
 
     The runs row's `commit` seconds cover the final files; the renames and the catalog follow it.
     A catalog that cannot be refreshed is rebuilt by the next run or `proseflow catalog`.
     """
+    with Stopwatch(state, "near_duplicates"):
+        linked, state.near_duplicates = link(quote(state))
     with Stopwatch(state, "commit"):
-        corpus = finalize(quote(state))
+        corpus = finalize(quote(state), quote(linked))
+    with Stopwatch(state, "report"):
+        try:
+            state.report = write_report(quote(state))
+        except Exception as exc:  # the data is whole without its report: never lose it for one
+            reporting.warn(
+                f"report not written ({_one_line(exc)}); run `proseflow report --run {state.run_id}`"
+            )
     try:
         state.staging.commit(state.runs_row("completed"))
     except OSError:  # the journal is written: finishing the renames is safe to do again
@@ -247,15 +257,35 @@ def commit(state: RunState) -> dict:
     return reporting.summary(state, corpus)
 
 
+@task(name="near-duplicates", cache_policy=NO_CACHE, **RETRIED)
+def link(state: RunState) -> tuple[pa.Table | None, dict | None]:
+    """The run's near_duplicates rows (staged too) and their counts per collection of its new
+    documents; (None, None) when it has no new signatures."""
+    staging = state.staging
+    if state.config.near_duplicates != "on":
+        return None, None
+    staging.finalize("signatures", ["doc_id"])
+    new = links.staged_signatures(staging.final_files("signatures"))
+    if new.num_rows == 0:
+        return None, None
+    committed = links.committed_signatures(state.output, state.fingerprint)
+    rows = links.link(
+        committed, new, state.config.near_duplicate_threshold, state.run_id, state.fingerprint
+    )
+    staging.stage_final("near_duplicates", rows)
+    return rows, links.counts(rows, new)
+
+
 @task(name="commit", cache_policy=NO_CACHE, **RETRIED)
-def finalize(state: RunState) -> pa.Table:
+def finalize(state: RunState, linked: pa.Table | None) -> pa.Table:
     """Order the staged datasets, summarise the corpus and the terms into final files."""
     staging = state.staging
     staging.finalize("documents", ["doc_id"])
     staging.finalize("rejects", ["source_uri", "reason"])
     staging.finalize("raw", ["doc_id"])
+    duplicates = None if linked is None else links.duplicate_ids(linked)
     corpus = stats_stage.corpus_stats(
-        staged_documents(state), state.run_id, state.fingerprint, NUMERIC_COLUMNS
+        staged_documents(state), state.run_id, state.fingerprint, NUMERIC_COLUMNS, duplicates
     )
     staging.stage_final("corpus_stats", corpus)
     terms = [state.terms] if state.terms is not None else []
@@ -264,6 +294,19 @@ def finalize(state: RunState) -> pa.Table:
         stats_stage.top_terms(terms, state.run_id, state.fingerprint, state.config.top_terms),
     )
     return corpus
+
+
+@task(name="report", cache_policy=NO_CACHE, **RETRIED)
+def write_report(state: RunState) -> run_report.Report:
+    """Stage the run's report page: its distributions, and drift against the previous run."""
+    staging = state.staging
+    documents, rejects = run_report.staged_run(
+        staging.final_files("documents"), staging.final_files("rejects")
+    )
+    run = state.runs_row("completed").to_pylist()[0]
+    built = run_report.build(state.output, run, documents, rejects, state.near_duplicates)
+    staging.stage_report(built.html)
+    return built
 
 
 def staged_documents(state: RunState) -> pa.Table | ds.Dataset:
@@ -285,7 +328,10 @@ def stop_tasks() -> None:
 
 
 def _one_line(exc: BaseException) -> str:
+    """What the runs row records of a failure: its type and the first line of its message."""
     if isinstance(exc, KeyboardInterrupt):
-        return "interrupted (Ctrl-C)"
-    last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-    return last.splitlines()[0][:500]
+        signal_ = "SIGTERM" if getattr(exc, "exit_code", None) == 143 else "Ctrl-C"
+        return f"interrupted ({signal_})"
+    # format_exception_only puts an exception's notes after its message: take the message
+    message = traceback.format_exception_only(type(exc), exc)[0].strip()
+    return message.splitlines()[0][:500]

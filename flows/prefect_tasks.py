@@ -201,6 +201,13 @@ def stage_documents(result: chain.Processed, target: BatchTarget, key: str) -> B
     started = time.perf_counter()
     stamped = stamp_run(result.documents, target.run_id, target.fingerprint, utc_now())
     stage_part(target, "documents", stamped, key)
+    if result.signatures is not None:
+        stage_part(
+            target,
+            "signatures",
+            stamp_run(result.signatures, target.run_id, target.fingerprint),
+            key,
+        )
     reasons: Counter = Counter()
     if result.rejects is not None and result.rejects.num_rows:
         rejects = stamp_run(result.rejects, target.run_id, target.fingerprint)

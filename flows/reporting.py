@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -20,9 +21,14 @@ from prefect.events import emit_event
 
 from flows.console import plural
 from flows.state import STAGES, RunState
+from tasks.run_report import Report
 from tasks.stats import collection_summary
+from tasks.store.layout import REPORTS, report_file
 
 EVENT = "proseflow.dataset.committed"
+DRIFT_EVENT = "proseflow.drift.detected"
+# What a drift flag tells an operator (tasks.drift's rows).
+DRIFT_FIELDS = ("collection", "column", "psi", "mean_previous", "mean_current", "reason")
 BAR_WIDTH = 30
 terminal_bar = False  # set by `proseflow run` when a person watches an interactive terminal
 
@@ -35,7 +41,8 @@ def artifact_key(kind: str, output: str) -> str:
     """
     name = re.sub(r"[^a-z0-9]+", "-", output.rstrip("/").rsplit("/", 1)[-1].lower()).strip("-")
     digest = hashlib.sha256(output.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return "-".join(part for part in ("proseflow", kind, name[:40], digest) if part)
+    name = name[:40].strip("-")  # a cut that ends on a dash would give a double dash
+    return "-".join(part for part in ("proseflow", kind, name, digest) if part)
 
 
 def bar_wanted(stream=sys.stderr) -> bool:
@@ -66,8 +73,25 @@ def summary(state: RunState, corpus: pa.Table) -> dict:
         "stage_seconds": {k: round(state.stage_seconds[k], 3) for k in STAGES},
         # collection first for reading; '*' (all documents) is the last row
         "collections": [{"collection": r["collection"], **r} for r in collection_summary(corpus)],
+        # per collection of the run's documents; null when switched off or nothing was new
+        "near_duplicates": state.near_duplicates,
+        "report": report_path(state),
+        # against the previous run over the same sources: its run_id and the flagged columns
+        "drift": None
+        if state.report is None
+        else {
+            "compared_with": state.report.compared_with,
+            "flags": [{k: flag[k] for k in DRIFT_FIELDS} for flag in state.report.flags],
+        },
         "recovered": state.recovered,
     }
+
+
+def report_path(state: RunState) -> str | None:
+    """Where the run's report page is once committed; None when it was not written."""
+    if state.report is None:
+        return None
+    return state.output.path(REPORTS, report_file(state.run_id))
 
 
 def markdown(summary_: dict) -> str:
@@ -87,6 +111,13 @@ def markdown(summary_: dict) -> str:
         "",
     ]
     lines += _markdown_table(shown_collections(summary_["collections"]))
+    if summary_.get("near_duplicates") is not None:
+        lines += ["", "## Near-duplicates among the new documents", ""]
+        lines += _markdown_table(
+            shown_collections(
+                [{"collection": c, **n} for c, n in summary_["near_duplicates"].items()]
+            )
+        )
     lines += ["", "## Rejects by reason", ""]
     lines += _markdown_table(
         [{"reason": k, "inputs": v} for k, v in summary_["rejects_by_reason"].items()]
@@ -117,8 +148,9 @@ def _markdown_table(rows: list[dict]) -> list[str]:
     return out
 
 
-def publish(summary_: dict) -> None:
-    """Log the summary and publish the run's artifacts and its committed event."""
+def publish(summary_: dict, report: Report | None = None) -> None:
+    """Log the summary and publish the run's artifacts, its committed event and, when its report
+    flags drift, a drift event."""
     logger = get_run_logger()
     logger.info(
         "committed %s, %s, %d skipped of %s into %s",
@@ -156,6 +188,62 @@ def publish(summary_: dict) -> None:
             k: summary_[k] for k in ("run_id", "n_documents", "n_rejects", "n_skipped", "n_inputs")
         },
     )
+    if report is not None:
+        publish_report(summary_, report)
+
+
+def publish_report(summary_: dict, report: Report) -> None:
+    """The report's artifact (drift flags, key charts, where the page is) and the drift event."""
+    output = summary_["output"]
+    create_markdown_artifact(
+        report_markdown(summary_, report),
+        key=artifact_key("report", output),
+        description=f"Drift and distributions of this run, into `{output}`",
+    )
+    if report.flags:
+        get_run_logger().warning(
+            "drift against run %s: %s", report.compared_with, drift_line(report.flags)
+        )
+        emit_event(
+            event=DRIFT_EVENT,
+            resource={"prefect.resource.id": f"proseflow.output.{output}"},
+            payload={
+                "run_id": summary_["run_id"],
+                "compared_with": report.compared_with,
+                "flags": [{k: flag[k] for k in DRIFT_FIELDS} for flag in report.flags],
+            },
+        )
+
+
+def report_markdown(summary_: dict, report: Report) -> str:
+    """Drift flags first, then the key charts as pictures, then the path of the full page."""
+    lines = [f"# Report of run `{summary_['flow_run_name']}`", ""]
+    if report.compared_with is None:
+        lines.append("Drift: nothing compared (no earlier run over the same sources).")
+    elif not report.flags:
+        lines.append(f"Drift against run `{report.compared_with}`: none flagged.")
+    else:
+        lines += [f"**Drift against run `{report.compared_with}`:**", ""]
+        lines += _markdown_table(
+            shown_collections([{k: flag[k] for k in DRIFT_FIELDS} for flag in report.flags])
+        )
+    lines.append("")
+    for name, png in report.charts.items():
+        picture = base64.b64encode(png).decode("ascii")
+        lines += [f"![{name}](data:image/png;base64,{picture})", ""]
+    if summary_.get("report"):
+        lines.append(f"Full report: `{summary_['report']}`")
+    return "\n".join(lines)
+
+
+def drift_line(flags: list[dict]) -> str:
+    """`business n_words (psi 1.52), ...` for a log line."""
+    shown = [
+        f"{flag['collection'] or '(top folder)'} {flag['column']}"
+        + (f" (psi {flag['psi']:.2f})" if flag.get("psi") is not None else "")
+        for flag in flags[:10]
+    ]
+    return ", ".join(shown) + (f" and {len(flags) - 10} more" if len(flags) > 10 else "")
 
 
 def batch_done(state: RunState, report) -> None:

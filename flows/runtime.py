@@ -23,6 +23,9 @@ API_STARTUP_SECONDS = 90
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 # pydantic's compiled core turns any exception a Python callback raises into its own error.
 CALLBACK_WRAPPERS = ("pydantic", "pydantic_core")
+# Finalizers the garbage collector runs: an exception raised in one is printed as "Exception ignored"
+# and lost, and the resource it releases stays half released.
+FINALIZERS = {("multiprocessing.util", "__call__"), ("weakref", "__call__")}
 # A worker's batch runs the code of these packages; an exception raised there ends the batch.
 STAGE_MODULES = ("flows", "tasks")
 # The function of Prefect's process pool that runs a task in a worker (Prefect 3.9).
@@ -65,14 +68,22 @@ class ProcessPool(ProcessPoolTaskRunner):
     Prefect's waits for every batch already handed to a worker (the running ones and two more),
     which on a busy machine kept a stopped run alive for minutes. This one asks the workers to
     stop their batches until they have none left, then waits as Prefect's does, so no batch
-    writes afterwards.
+    writes afterwards. A worker still busy STOP_GRACE seconds after the first request is killed:
+    its batch only wrote to the run's staging, which the stopped run discards.
     """
+
+    STOP_GRACE = 5.0
 
     def cancel_all(self) -> None:
         if self._executor is None:
             return super().cancel_all()
+        workers = list(getattr(self._executor, "_processes", {}).values())
         cancelled = threading.Event()
-        ask = threading.Thread(target=stop_batches, args=(cancelled,), name="proseflow-stop")
+        ask = threading.Thread(
+            target=stop_batches,
+            args=(workers, cancelled, self.STOP_GRACE),
+            name="proseflow-stop",
+        )
         ask.start()
         try:
             super().cancel_all()
@@ -81,14 +92,16 @@ class ProcessPool(ProcessPoolTaskRunner):
             ask.join()
 
 
-def stop_batches(until: threading.Event, every: float = 0.1) -> None:
-    """Ask every worker process, every EVERY seconds until UNTIL is set, to stop its batch."""
-    import multiprocessing
-
+def stop_batches(workers: list, until: threading.Event, grace: float, every: float = 0.1) -> None:
+    """Ask WORKERS (processes), every EVERY seconds until UNTIL is set, to stop their batches;
+    kill those still running after GRACE seconds."""
+    deadline = time.monotonic() + grace
     while not until.wait(every):
-        for worker in multiprocessing.active_children():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(worker.pid, STOP_BATCH)
+        late = time.monotonic() > deadline
+        for worker in workers:
+            if worker.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker.pid, signal.SIGKILL if late else STOP_BATCH)
 
 
 class BatchStopped(KeyboardInterrupt):
@@ -143,7 +156,7 @@ def stop_batch(signum: int, frame) -> None:
     otherwise each spend a second or two setting up with Prefect before stopping.
     """
     stopping.set()
-    if in_task(frame) and not in_modules(frame, CALLBACK_WRAPPERS):
+    if in_task(frame) and not swallowed_here(frame):
         raise BatchStopped("the flow process stopped the run")
 
 
@@ -174,12 +187,17 @@ class Terminated(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def stop_signals() -> Iterator[StopSignals]:
+def stop_signals(
+    last_words: Callable[[KeyboardInterrupt], int] | None = None,
+) -> Iterator[StopSignals]:
     """Ctrl-C and SIGTERM raise StopSignals' exceptions in the block.
 
-    A signal that whoever started proseflow ignores (or handles itself) stays so.
+    A signal that whoever started proseflow ignores (or handles itself) stays so. With LAST_WORDS
+    (which reports the stop unless already reported, and returns the exit code), a process still
+    alive STOP_DEADLINE seconds after the signal exits anyway: see StopSignals. Pass it only where
+    the stop ends the process, as the command line's does.
     """
-    stops = StopSignals()
+    stops = StopSignals(last_words)
     saved = {}
     for sig, default in (
         (signal.SIGINT, signal.default_int_handler),
@@ -197,27 +215,73 @@ def stop_signals() -> Iterator[StopSignals]:
 class StopSignals:
     """Raises KeyboardInterrupt for Ctrl-C and Terminated for SIGTERM, where nothing swallows them.
 
-    pydantic's compiled core turns an exception raised in a Python callback into its own error:
-    raised there, the interrupt would reach the flow as a serialization error, so the handler
-    lets the callback finish and has the signal delivered again. A second signal, once the
+    Where an exception would be swallowed (see `swallowed_here`: pydantic's callbacks turn it into
+    a serialization error, finalizers drop it), the handler lets that code finish and has the
+    signal delivered again. A second signal, once the
     first one was raised, stops at once; the next run records the run and clears what it left.
+
+    A stop must end the process however the libraries it runs in wind down: the interrupt may land
+    in third-party code that then waits forever (a lock it never released, a thread it joins, at
+    the interpreter's exit too). So a deadline starts with the first interrupt and stays armed until
+    the process exits: a process still alive when it passes reports the stop with LAST_WORDS and
+    exits with its code. Its workers and its temporary API end with it.
     """
 
     RETRY_SECONDS = 0.02
+    STOP_DEADLINE = 15.0
 
-    def __init__(self) -> None:
+    def __init__(self, last_words: Callable[[KeyboardInterrupt], int] | None = None) -> None:
         self.raised = False
+        self.last_words = last_words
+        self.deadline: threading.Timer | None = None
 
     def handle(self, signum: int, frame) -> None:
-        if not self.raised and in_modules(frame, CALLBACK_WRAPPERS):
+        if not self.raised and swallowed_here(frame):
             threading.Timer(self.RETRY_SECONDS, self.deliver_again, (signum,)).start()
             return
         self.raised = True
-        raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        stop = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        if self.last_words is not None and self.deadline is None:
+            self.deadline = threading.Timer(self.STOP_DEADLINE, self.exit_now, (stop,))
+            self.deadline.daemon = True
+            self.deadline.start()
+        raise stop
 
     def deliver_again(self, signum: int) -> None:
         if not self.raised:
             signal.pthread_kill(threading.main_thread().ident, signum)
+
+    def exit_now(self, stop: KeyboardInterrupt) -> None:
+        """The deadline passed: report the stop and end the process, whatever its threads do.
+
+        With PROSEFLOW_TRACEBACKS set, every thread's stack goes to stderr first: where it hung.
+        """
+        if os.environ.get("PROSEFLOW_TRACEBACKS"):
+            import faulthandler
+
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        code = self.last_words(stop)
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def swallowed_here(frame) -> bool:
+    """Whether an exception raised at FRAME would not reach the code that called into it.
+
+    Inside pydantic's callbacks it becomes a serialization error; inside a finalizer (a `__del__`,
+    a weakref or multiprocessing Finalize callback that the garbage collector runs anywhere) it is
+    printed with its traceback and dropped. A stop raised there would be lost.
+    """
+    if in_modules(frame, CALLBACK_WRAPPERS):
+        return True
+    while frame is not None:
+        name = frame.f_code.co_name
+        if name == "__del__" or (frame.f_globals.get("__name__"), name) in FINALIZERS:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def in_modules(frame, packages: tuple[str, ...]) -> bool:

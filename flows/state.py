@@ -16,6 +16,7 @@ import pyarrow as pa
 from flows.prefect_tasks import BatchReport, BatchTarget, ReadReport
 from tasks.config import PipelineConfig, canonical_json
 from tasks.provenance import all_versions, pipeline_fingerprint, pipeline_version
+from tasks.run_report import Report
 from tasks.schema import RUNS, SCHEMA_VERSION
 from tasks.stats import TERMS_PARTIAL
 from tasks.store.commit import Staging, recover, write_runs_row
@@ -25,7 +26,16 @@ from tasks.store.lock import RunLock
 from tasks.store.output import Output
 from tasks.triage import Verdicts
 
-STAGES = ("discover", "ingest", "clean", "readability", "statistics", "commit")
+STAGES = (
+    "discover",
+    "ingest",
+    "clean",
+    "readability",
+    "statistics",
+    "near_duplicates",
+    "commit",
+    "report",
+)
 
 
 @dataclass
@@ -56,6 +66,9 @@ class RunState:
     stage_seconds: Counter = field(default_factory=Counter)
     recovered: list[dict] = field(default_factory=list)
     terms: pa.Table | None = None
+    # per collection of the run's documents: in a cluster, near-duplicates of another document
+    near_duplicates: dict[str, dict[str, int]] | None = None
+    report: Report | None = None  # once written
     unread: pa.Table | None = None  # discovery's rejects, for the triage
     progress_id: object = None
 

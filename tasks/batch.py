@@ -2,7 +2,8 @@
 
     decode   raw rows -> the batch's work table, its triage rows and its repeated-line profile
     (reduce) tasks.triage decides which rows are new work and which lines are boilerplate
-    process  work rows -> documents (clean -> readability -> statistics), rejects, term counts
+    process  work rows -> documents (clean -> readability -> statistics), rejects, term counts,
+             near-duplicate signatures
 
 Every function here is plain: tables in, tables out, no files and no run state. The Prefect tasks in
 `flows/prefect_tasks.py` add only the reads and writes of staging around them.
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from tasks import readability, stats
+from tasks import near_duplicates, readability, stats
 from tasks.clean import stage as clean_stage
 from tasks.clean.repeated import doc_line_keys
 from tasks.config import PipelineConfig
@@ -139,6 +140,7 @@ class Processed:
     documents: pa.Table  # cleaned, scored, with statistics; no run columns yet
     rejects: pa.Table | None
     terms: pa.Table | None
+    signatures: pa.Table | None = None  # doc_id, collection, signature; None when switched off
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -165,7 +167,25 @@ def process(work: pa.Table, boilerplate: pa.Table, config: PipelineConfig) -> Pr
     (table, terms), errors = isolate_failures(stats.statistics_batch, table, config)
     rejects = concat_rejects(rejects, errors)
     seconds["statistics"] = _lap(started)
-    return Processed(table, rejects, terms, seconds)
+    signatures = None
+    if config.near_duplicates == "on":
+        started = time.perf_counter()
+        (table, signatures), errors = isolate_failures(sign, table, config)
+        rejects = concat_rejects(rejects, errors)
+        seconds["near_duplicates"] = _lap(started)
+    return Processed(table, rejects, terms, signatures, seconds)
+
+
+def sign(documents: pa.Table, config: PipelineConfig) -> tuple[pa.Table, pa.Table]:
+    """The documents unchanged, and the MinHash signature of each one's text (doc_id order kept)."""
+    signatures = near_duplicates.signatures(documents["text"], config.shingle_size)
+    return documents, pa.table(
+        {
+            "doc_id": documents["doc_id"],
+            "collection": documents["collection"],
+            "signature": signatures,
+        }
+    )
 
 
 def _lap(started: float) -> float:

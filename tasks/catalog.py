@@ -23,6 +23,8 @@ DUCKDB_TYPES = {
     pa.binary(): "BLOB",
     pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
     pa.list_(pa.string()): "VARCHAR[]",
+    pa.bool_(): "BOOLEAN",
+    pa.list_(pa.uint32()): "UINTEGER[]",
 }
 
 VIEWS = {
@@ -38,6 +40,20 @@ VIEWS = {
     "raw": ("raw", "* EXCLUDE (content)", ""),
     "corpus_stats": ("corpus_stats", "*", ""),
     "terms": ("terms", "*", ""),
+    # the links as the last completed run that linked left them: each such run links everything
+    "near_duplicates": (
+        "near_duplicates",
+        "*",
+        "AND run_id = (SELECT run_id FROM {runs} WHERE status = 'completed' AND run_id IN "
+        "(SELECT run_id FROM {scan}) ORDER BY finished_at DESC, run_id DESC LIMIT 1)",
+    ),
+}
+
+# Views over the views above.
+DERIVED_VIEWS = {
+    # one row per cluster (its representative) and every document without near-duplicates
+    "documents_unique": "SELECT * FROM documents WHERE doc_id NOT IN "
+    "(SELECT doc_id FROM near_duplicates WHERE doc_id <> representative_id)",
 }
 
 
@@ -79,7 +95,9 @@ def view_sql(output: Output, name: str) -> str:
     dataset, columns, clause = VIEWS[name]
     if output.files(dataset):
         where = "" if dataset == "runs" else completed_sql(output)
-        body = f"SELECT {columns} FROM {scan_sql(output, dataset)} {where} {clause}".rstrip()
+        scan = scan_sql(output, dataset)
+        clause = clause.format(runs=scan_sql(output, "runs"), scan=scan)
+        body = f"SELECT {columns} FROM {scan} {where} {clause}".rstrip()
     else:  # read_parquet fails on a pattern that matches no file
         body = _empty_select(DATASETS[dataset], columns)
     return f'CREATE OR REPLACE VIEW "{name}" AS {body}'
@@ -105,6 +123,8 @@ def refresh(output: Output) -> str | None:
         try:
             for name in VIEWS:
                 con.execute(view_sql(output, name))
+            for name, body in DERIVED_VIEWS.items():
+                con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {body}')
             con.execute("CHECKPOINT")
         finally:
             con.close()

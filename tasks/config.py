@@ -12,6 +12,10 @@ from tasks.errors import UsageError
 
 READABILITY_MODES = ("textstat", "published")
 RUNNERS = ("local", "process", "dask")
+SWITCH = ("on", "off")
+# Near-duplicates: measured on labelled BBC copies (bench/near_duplicate_cases.py, README).
+SHINGLE_SIZE = 5
+NEAR_DUPLICATE_THRESHOLD = 0.45
 
 
 def setting(
@@ -103,6 +107,25 @@ class PipelineConfig:
     top_terms: int = setting(
         50, fingerprint=True, metavar="N", help="rows per collection in terms/"
     )
+    near_duplicates: str = setting(
+        "on",
+        fingerprint=True,
+        choices=SWITCH,
+        help="link near-duplicate documents (MinHash signatures, LSH) across every committed run",
+    )
+    near_duplicate_threshold: float = setting(
+        NEAR_DUPLICATE_THRESHOLD,
+        fingerprint=True,
+        metavar="J",
+        help="estimated Jaccard similarity of two documents' word shingles that makes them "
+        "near-duplicates, in (0, 1]",
+    )
+    shingle_size: int = setting(
+        SHINGLE_SIZE,
+        fingerprint=True,
+        metavar="N",
+        help="words per shingle of the near-duplicate signatures",
+    )
     batch_size: int = setting(
         500, fingerprint=False, metavar="N", help="documents per batch (record files are cut too)"
     )
@@ -130,6 +153,10 @@ class PipelineConfig:
             raise UsageError(
                 f"--readability {self.readability!r} is unknown; expected one of {READABILITY_MODES}"
             )
+        if self.near_duplicates not in SWITCH:
+            raise UsageError(
+                f"--near-duplicates {self.near_duplicates!r} is unknown; expected one of {SWITCH}"
+            )
         if self.runner not in RUNNERS:
             raise UsageError(f"--runner {self.runner!r} is unknown; expected one of {RUNNERS}")
         for name in (
@@ -139,6 +166,7 @@ class PipelineConfig:
             "workers",
             "top_terms",
             "repeated_line_min_docs",
+            "shingle_size",
         ):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be a positive integer, got {getattr(self, name)}")
@@ -147,8 +175,9 @@ class PipelineConfig:
 
             # Frozen: the canonical locale is set once, so parameters and fingerprint record it.
             object.__setattr__(self, "language", normalize_locale(self.language))
-        if not 0 < self.repeated_line_min_share <= 1:
-            raise UsageError("repeated_line_min_share must be in (0, 1]")
+        for name in ("repeated_line_min_share", "near_duplicate_threshold"):
+            if not 0 < getattr(self, name) <= 1:
+                raise UsageError(f"{name} must be in (0, 1], got {getattr(self, name)}")
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as JSON-ready values."""

@@ -21,6 +21,7 @@ VALUE_LIBRARIES = (
     "charset-normalizer",
     "trafilatura",
     "duckdb",
+    "rensa",
 )
 # Recorded in every run for traceability, but they do not change values.
 RUNTIME_LIBRARIES = ("prefect", "pyarrow", "fsspec", "numpy")

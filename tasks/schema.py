@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 DESCRIPTION = b"description"
 
@@ -302,6 +302,12 @@ CORPUS_STATS = pa.schema(
             False,
         ),
         _field("metric", pa.string(), "Numeric column of `documents` summarised.", False),
+        _field(
+            "unique_only",
+            pa.bool_(),
+            "false: all the run's documents; true: without near-duplicates of another document.",
+            False,
+        ),
         _int("count", "Non-null values."),
         _int("nulls", "Null values."),
         _float("mean", "Mean of the non-null values."),
@@ -333,6 +339,46 @@ TERMS = pa.schema(
     ]
 )
 
+SIGNATURES = pa.schema(
+    [
+        _field("doc_id", pa.string(), "The document's doc_id.", False),
+        _field("collection", pa.string(), "The document's collection.", False),
+        _field(
+            "signature",
+            pa.list_(pa.uint32()),
+            "MinHash signature over the word shingles of the cleaned text; null without shingles.",
+        ),
+        RUN_FIELDS[0],
+        RUN_FIELDS[1],
+    ]
+)
+
+NEAR_DUPLICATES = pa.schema(
+    [
+        _field("doc_id", pa.string(), "A document of a near-duplicate cluster.", False),
+        _field(
+            "representative_id",
+            pa.string(),
+            "The cluster's representative: its smallest doc_id (itself for the representative).",
+            False,
+        ),
+        _field(
+            "similarity",
+            pa.float64(),
+            "Jaccard similarity of the word shingles to the representative, estimated by MinHash.",
+            False,
+        ),
+        _field("collection", pa.string(), "The document's collection.", False),
+        _field(
+            "run_id",
+            pa.string(),
+            "Run that computed the clusters: each run with new documents links all committed ones.",
+            False,
+        ),
+        RUN_FIELDS[1],
+    ]
+)
+
 DATASETS: dict[str, pa.Schema] = {
     "documents": DOCUMENTS,
     "rejects": REJECTS,
@@ -340,6 +386,8 @@ DATASETS: dict[str, pa.Schema] = {
     "runs": RUNS,
     "corpus_stats": CORPUS_STATS,
     "terms": TERMS,
+    "signatures": SIGNATURES,
+    "near_duplicates": NEAR_DUPLICATES,
 }
 
 # Columns of `documents` computed by the pipeline (everything but the run fields): what --verify compares.

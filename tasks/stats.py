@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from tasks import schema
@@ -401,11 +402,17 @@ def _quote_spans(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
 
 
 def corpus_stats(
-    documents: pa.Table | ds.Dataset, run_id: str, fingerprint: str, columns: Sequence[str]
+    documents: pa.Table | ds.Dataset,
+    run_id: str,
+    fingerprint: str,
+    columns: Sequence[str],
+    duplicates: pa.Array | None = None,
 ) -> pa.Table:
     """CORPUS_STATS rows: each numeric column summarised per collection, and for '*' (all) when
     there is more than one collection (with one, the '*' rows would repeat the collection's).
 
+    The rows with unique_only false summarise every document; given the doc_ids of DUPLICATES
+    (near-duplicates of another document), the rows with unique_only true summarise the others.
     Columns are summarised SUMMARY_CHUNK at a time, which bounds the memory DuckDB needs for the
     quantiles to a few columns' values whatever the number of columns. Given a dataset (Parquet
     files), each query reads just its columns from the files: nothing else is held in memory.
@@ -415,26 +422,48 @@ def corpus_stats(
         return schema.CORPUS_STATS.empty_table()
     chunks = [columns[i : i + SUMMARY_CHUNK] for i in range(0, len(columns), SUMMARY_CHUNK)]
     if isinstance(documents, pa.Table):
-        documents = documents.select(["collection", *columns])
+        keys = ["collection"] if duplicates is None else ["doc_id", "collection"]
+        documents = documents.select([*keys, *columns])
+    subsets = [False] if duplicates is None else [False, True]
+    parts = []
     with duckdb.connect(config={"threads": 1}) as con:  # one thread: see _query
         con.register("data", documents)
-        overall = con.sql("SELECT count(DISTINCT collection) FROM data").fetchall()[0][0] > 1
-        parts = [_summaries(con, chunk, list(columns), overall) for chunk in chunks]
+        con.register("duplicates", pa.table({"doc_id": _strings(duplicates)}))
+        for unique_only in subsets:
+            where = "WHERE doc_id NOT IN (SELECT doc_id FROM duplicates)" if unique_only else ""
+            overall = (
+                con.sql(f"SELECT count(DISTINCT collection) FROM data {where}").fetchall()[0][0] > 1
+            )
+            for chunk in chunks:
+                part = _summaries(con, chunk, list(columns), overall, where)
+                parts.append(
+                    part.append_column("unique_only", pa.repeat(unique_only, part.num_rows))
+                )
     result = pa.concat_tables(parts).sort_by(
-        [("collection", "ascending"), ("position", "ascending")]
+        [("unique_only", "ascending"), ("collection", "ascending"), ("position", "ascending")]
     )
     result = result.drop_columns(["position"])
     n = result.num_rows
     result = result.add_column(0, "pipeline_fingerprint", pa.array([fingerprint] * n))
     result = result.add_column(0, "run_id", pa.array([run_id] * n))
-    return result.cast(schema.CORPUS_STATS)
+    return result.select(schema.CORPUS_STATS.names).cast(schema.CORPUS_STATS)
+
+
+def _strings(values: pa.Array | pa.ChunkedArray | None) -> pa.Array:
+    if values is None:
+        return pa.array([], pa.string())
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values.cast(pa.string())
 
 
 def _num_rows(documents: pa.Table | ds.Dataset) -> int:
     return documents.num_rows if isinstance(documents, pa.Table) else documents.count_rows()
 
 
-def _summaries(con, chunk: Sequence[str], order: list[str], overall: bool) -> pa.Table:
+def _summaries(
+    con, chunk: Sequence[str], order: list[str], overall: bool, where: str = ""
+) -> pa.Table:
     """count, nulls, mean, std, min, quantiles and max of some columns, per collection (and '*')."""
     names = ", ".join(_quote_ident(c) for c in chunk)
     casts = ", ".join(f"CAST({_quote_ident(c)} AS DOUBLE) AS {_quote_ident(c)}" for c in chunk)
@@ -442,7 +471,7 @@ def _summaries(con, chunk: Sequence[str], order: list[str], overall: bool) -> pa
     quantiles = ", ".join(f"quantile_cont(value, {q}) AS {name}" for name, q in QUANTILES.items())
     sql = f"""
         WITH long AS (
-            FROM (SELECT collection, {casts} FROM data)
+            FROM (SELECT collection, {casts} FROM data {where})
             UNPIVOT INCLUDE NULLS (value FOR metric IN ({names}))
         )
         SELECT
@@ -500,7 +529,8 @@ def _quote_literal(value: str) -> str:
 
 def collection_summary(corpus_stats_table: pa.Table) -> list[dict[str, object]]:
     """Per collection ('*' last): documents and the mean of the main scores, rounded to 2 places."""
-    rows = corpus_stats_table.to_pylist()
+    every = corpus_stats_table.filter(pc.invert(corpus_stats_table["unique_only"]))
+    rows = every.to_pylist()
     summary: dict[str, dict[str, object]] = {}
     for row in rows:
         entry = summary.setdefault(row["collection"], {"collection": row["collection"]})

@@ -72,6 +72,8 @@ def rows(dataset: str, ids: list[str], run_id: str) -> pa.Table:
     def placeholder(type_: pa.DataType):
         if pa.types.is_string(type_):
             return "x"
+        if pa.types.is_boolean(type_):
+            return False
         if pa.types.is_integer(type_) or pa.types.is_floating(type_):
             return 0
         if pa.types.is_date(type_):
@@ -87,7 +89,8 @@ def rows(dataset: str, ids: list[str], run_id: str) -> pa.Table:
 
 
 def stage_run(output: Output, run_id: str, ids: list[str]) -> Staging:
-    """A run staged up to its commit: documents and raw in two batches, a reject, summaries."""
+    """A run staged up to its commit: documents and raw in two batches, a reject, signatures, a
+    near-duplicate link, summaries."""
     staging = Staging(output, run_id, FP)
     info = {k: v for k, v in runs_row(run_id).to_pylist()[0].items() if k != "finished_at"}
     staging.start(dict(info, started_at=info["started_at"].isoformat()))
@@ -98,6 +101,9 @@ def stage_run(output: Output, run_id: str, ids: list[str]) -> Staging:
         staging.finalize(dataset, ["doc_id"])
     staging.stage("rejects", rows("rejects", doc_ids(999), run_id), "triage")
     staging.finalize("rejects", ["source_uri", "reason"])
+    staging.stage("signatures", rows("signatures", ids, run_id), "b0")
+    staging.finalize("signatures", ["doc_id"])
+    staging.stage_final("near_duplicates", rows("near_duplicates", ids[:1], run_id))
     staging.stage_final("corpus_stats", rows("corpus_stats", ["-"], run_id))
     staging.stage_final("terms", rows("terms", ["-"], run_id))
     return staging

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from flows import cli
 from tasks.store.lock import locked
 from tasks.store.output import Output
 from tests.conftest import REPO, SEEDS
-
-PROSEFLOW = [sys.executable, "-m", "flows.cli"]
-
-
-def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = dict(os.environ)  # quiet: tests/conftest.py applied flows.environment
-    env.pop("PREFECT_API_URL", None)
-    return subprocess.run(
-        [*PROSEFLOW, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env
-    )
+from tests.helpers import run_cli
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
@@ -106,27 +92,6 @@ def test_locked_output_exits_3_naming_the_holder(tmp_path):
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
-def make_corpus(folder: Path, n: int) -> None:
-    seed = (SEEDS / "000_b1d7bf9a9c0969a7.txt").read_text()
-    for i in range(n):
-        sub = folder / f"c{i % 3}"
-        sub.mkdir(parents=True, exist_ok=True)
-        (sub / f"{i:05d}.txt").write_text(f"{seed}\n\nNote number {i} closes article {i}.\n")
-
-
-def comparable(output: Path, dataset: str) -> list[dict]:
-    """A dataset's rows without the run fields, in a stable order."""
-    table = pq.read_table(output / dataset)
-    drop = [c for c in ("run_id", "processed_at", "first_seen_at") if c in table.column_names]
-    table = table.drop_columns(drop)
-    keys = [
-        k
-        for k in ("doc_id", "source_uri", "collection", "metric", "rank")
-        if k in table.column_names
-    ]
-    return table.sort_by([(k, "ascending") for k in keys]).to_pylist()
-
-
 def test_summary_line_counts_in_singular_and_plural(capsys):
     summary = {
         "n_documents": 1,
@@ -142,6 +107,13 @@ def test_summary_line_counts_in_singular_and_plural(capsys):
     assert first == (
         "proseflow: 1 document written, 0 rejected, 2 skipped of 3 inputs "
         "(1 other file ignored) in 1.2 s"
+    )
+    near = {"a": {"documents": 1, "in_clusters": 1, "near_duplicates": 1}}
+    cli.print_summary(dict(summary, near_duplicates=near), 1.25, as_json=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        lines[1]
+        == "proseflow: 1 of the 1 new document near-duplicate another document (near_duplicates/)"
     )
 
 

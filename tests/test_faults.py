@@ -14,13 +14,14 @@ from flows.runtime import run_flow
 from tasks import catalog
 from tasks.config import PipelineConfig
 from tasks.errors import SourceError
+from tasks.store.layout import COMMITTED_DATASETS
 from tasks.store.output import Output
 from tests.conftest import SEEDS
-from tests.test_cli import comparable
+from tests.helpers import comparable
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
-DATASETS = ("documents", "rejects", "raw", "corpus_stats", "terms")
+DATASETS = COMMITTED_DATASETS
 COUNTS = ("n_inputs", "n_documents", "n_rejects", "n_skipped", "n_ignored")
 # One process, small batches: the patched functions run here, and the corpus spans many batches.
 CONFIG = PipelineConfig(workers=1, batch_size=4)

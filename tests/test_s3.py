@@ -22,14 +22,14 @@ from flows.runtime import run_flow
 from flows.verify import verify
 from tasks.config import PipelineConfig
 from tasks.store.commit import recover
-from tasks.store.layout import CONTROL_DIR, runs_file
+from tasks.store.layout import COMMITTED_DATASETS, CONTROL_DIR, runs_file
 from tasks.store.output import Output
 from tests.conftest import REPO, SEEDS
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 BUCKET = "proseflow-test"
-DATASETS = ("documents", "rejects", "raw", "corpus_stats", "terms")
+DATASETS = COMMITTED_DATASETS
 # One process (the commit and its uploads happen here) and small batches: many files per dataset.
 CONFIG = PipelineConfig(workers=1, batch_size=4)
 CLI_OPTIONS = ["--workers", "1", "--batch-size", "4"]
@@ -164,7 +164,7 @@ def comparable(output: Output, dataset: str) -> list[dict]:
     table = output.read(dataset)
     drop = [c for c in ("run_id", "processed_at", "first_seen_at") if c in table.column_names]
     table = table.drop_columns(drop)
-    keys = ("doc_id", "source_uri", "collection", "metric", "rank", "term")
+    keys = ("doc_id", "source_uri", "unique_only", "collection", "metric", "rank", "term")
     return table.sort_by([(k, "ascending") for k in keys if k in table.column_names]).to_pylist()
 
 

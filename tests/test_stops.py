@@ -2,30 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
 import subprocess
+import sys
 import time
+import weakref
 from dataclasses import dataclass
+from multiprocessing.util import Finalize
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from pydantic import BaseModel, model_serializer
 
 from flows import cli
 from flows.runtime import (
+    STOP_BATCH,
     BatchStopped,
     StoppedBatch,
     Terminated,
     run_flow,
+    stop_batch,
     stop_signals,
+    stopping,
 )
+from tasks.batch import isolate_failures
 from tasks.config import PipelineConfig
 from tasks.store.layout import CONTROL_DIR
 from tests.conftest import REPO
-from tests.test_cli import PROSEFLOW, comparable, make_corpus, run_cli
+from tests.helpers import PROSEFLOW, comparable, make_corpus, run_cli
 
 STOP_SECONDS = 20  # a stopped run must be gone within this, on a busy machine too
 START_SECONDS = 900  # the temporary API and the workers start slowly on a busy machine
@@ -58,6 +67,63 @@ def test_a_stop_signal_inside_pydantic_is_raised_after_it(signum, raised):
     assert type(caught.value) is raised
 
 
+class Collected:
+    """An object whose finalizer receives SIGNUM while the garbage collector runs it."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+
+    def __del__(self):
+        os.kill(os.getpid(), self.signum)
+        time.sleep(0.2)  # the signal arrives in here
+
+
+def signalled_in_weakref_finalizer(signum: int) -> None:
+    weakref.finalize(Interrupts(signum=0), lambda: (os.kill(os.getpid(), signum), time.sleep(0.2)))
+
+
+def signalled_in_multiprocessing_finalizer(signum: int) -> None:
+    holder = Interrupts(signum=0)
+    Finalize(holder, lambda: (os.kill(os.getpid(), signum), time.sleep(0.2)))
+    del holder
+
+
+@pytest.mark.parametrize(
+    "finalizer", [Collected, signalled_in_weakref_finalizer, signalled_in_multiprocessing_finalizer]
+)
+@pytest.mark.parametrize(
+    ("signum", "raised"), [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Terminated)]
+)
+def test_a_stop_signal_inside_a_finalizer_is_raised_after_it(finalizer, signum, raised):
+    # Raised inside, it would be printed as "Exception ignored" and lost: the run would go on.
+    with stop_signals(), pytest.raises(KeyboardInterrupt) as caught:
+        finalizer(signum)  # collected at once: the finalizer runs here
+        time.sleep(5)  # the signal is delivered again, and raised, in here
+    assert type(caught.value) is raised
+
+
+def test_a_worker_stops_its_batch_in_batch_code_but_never_inside_a_finalizer():
+    raised_in_finalizer = []
+
+    class Finalized:
+        def __del__(self):
+            try:
+                stop_batch(STOP_BATCH, sys._getframe())
+            except BatchStopped:
+                raised_in_finalizer.append(True)
+
+    def stage(table):
+        Finalized()  # collected at once, inside the batch's code
+        stop_batch(STOP_BATCH, sys._getframe())
+
+    try:
+        with pytest.raises(BatchStopped):
+            isolate_failures(stage, pa.table({"a": [1]}))
+    finally:
+        stopping.clear()
+    assert raised_in_finalizer == []
+
+
 def test_stop_signals_restores_the_handlers_and_leaves_ignored_ones():
     before = signal.getsignal(signal.SIGTERM)
     saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -68,6 +134,49 @@ def test_stop_signals_restores_the_handlers_and_leaves_ignored_ones():
     finally:
         signal.signal(signal.SIGINT, saved)
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+STUCK_AFTER_A_STOP = """
+import os, signal, sys, threading, time
+from flows.runtime import StopSignals, stop_signals
+
+StopSignals.STOP_DEADLINE = 0.5
+
+def last_words(stop):
+    print("stopped:", type(stop).__name__, file=sys.stderr)
+    return 130
+
+with stop_signals(last_words):
+    try:
+        os.kill(os.getpid(), signal.SIGNUM)
+        time.sleep(30)
+    except KeyboardInterrupt:
+        if sys.argv[1] == "stuck":
+            threading.Event().wait()  # a library that never returns from its clean-up
+print("left the block", file=sys.stderr)
+if sys.argv[1] == "stuck-at-exit":
+    # the interpreter's exit joins this thread, which never ends
+    threading.Thread(target=threading.Event().wait).start()
+"""
+
+
+@pytest.mark.parametrize(
+    ("signum", "how", "code", "err"),
+    [
+        ("SIGINT", "stuck", 130, "stopped: KeyboardInterrupt\n"),
+        ("SIGTERM", "stuck", 130, "stopped: Terminated\n"),
+        ("SIGINT", "stuck-at-exit", 130, "left the block\nstopped: KeyboardInterrupt\n"),
+        ("SIGINT", "clean", 0, "left the block\n"),
+    ],
+)
+def test_a_stop_ends_the_process_at_its_deadline_even_when_clean_up_hangs(signum, how, code, err):
+    script = STUCK_AFTER_A_STOP.replace("SIGNUM", signum)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", script, how], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stderr) == (code, err)
+    assert time.monotonic() - started < 30
 
 
 @pytest.mark.parametrize(
@@ -163,6 +272,7 @@ def start_run(source: Path, output: Path, logs: Path) -> subprocess.Popen:
     env = dict(os.environ)  # quiet: tests/conftest.py applied flows.environment
     env.pop("PREFECT_API_URL", None)
     env.pop("PROSEFLOW_TRACEBACKS", None)
+    env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT prints every thread's stack: see stuck_stacks
     command = [*PROSEFLOW, "run", str(source), "--output", str(output)]
     return subprocess.Popen(
         [*command, "--batch-size", "10", "--workers", "2"],
@@ -186,6 +296,14 @@ def wait_for_processing(proc: subprocess.Popen, output: Path) -> None:
         assert proc.poll() is None, f"the run ended (exit {proc.returncode}) before processing"
         assert time.monotonic() < deadline, f"no batch processed within {START_SECONDS} s"
         time.sleep(0.02)
+
+
+def stuck_stacks(proc: subprocess.Popen, logs: Path) -> str:
+    """The stacks of every thread of a run that does not stop, and the end of its stderr."""
+    os.kill(proc.pid, signal.SIGABRT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(10)
+    return (logs / "stderr").read_text()[-20000:]
 
 
 @pytest.fixture
@@ -216,7 +334,12 @@ def test_a_stopped_run_is_recorded_leaves_no_process_and_rerun_completes(
         else:
             os.kill(proc.pid, signal.SIGTERM)  # what a service manager sends the main process
         signalled = time.monotonic()
-        proc.wait(timeout=STOP_SECONDS + 60)
+        try:
+            proc.wait(timeout=STOP_SECONDS + 60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(
+                f"still running {STOP_SECONDS + 60} s after {how}:\n{stuck_stacks(proc, tmp_path)}"
+            )
         seconds = time.monotonic() - signalled
     finally:
         if proc.poll() is None:

@@ -128,7 +128,8 @@ def test_a_lost_staging_whose_files_all_arrived_is_completed_from_the_journal(
     tmp_path, monkeypatch
 ):
     output = Output.open(tmp_path / "out")
-    staging = commit_killed_after(output, "r1", doc_ids(1, 2, 3), monkeypatch, publishes=5)
+    every = len(COMMITTED_DATASETS)
+    staging = commit_killed_after(output, "r1", doc_ids(1, 2, 3), monkeypatch, publishes=every)
     shutil.rmtree(staging.root)  # the state folder is lost
     assert output.read("documents").num_rows == 0
     assert recover(output) == [{"run_id": "r1", "action": "committed"}]

@@ -28,10 +28,11 @@ import pyarrow.parquet as pq
 
 from tasks.schema import DATASETS, RUNS
 from tasks.store.files import release_memory, stage_part, utc_now, write_parquet, write_text
-from tasks.store.layout import COMMITTED_DATASETS, runs_file
+from tasks.store.layout import COMMITTED_DATASETS, REPORTS, report_file, runs_file
 from tasks.store.output import Output
 
 JOURNAL = "COMMIT"
+REPORT = "report.html"  # the run's report in staging/final
 ORDER = "ORDER.json"  # which buckets go into which final file, fixed by finalize's first try
 RUN_INFO = "run.json"
 LOST_COMMIT = (
@@ -128,6 +129,10 @@ class Staging:
         write_parquet(path, table, dataset, self.run_id, self.fingerprint)
         return table.num_rows
 
+    def stage_report(self, html: str) -> None:
+        """Stage the run's report page, published with its datasets."""
+        write_text(self.root / "final" / REPORT, html)
+
     def commit(self, runs_row: pa.Table) -> None:
         """Make the run visible: journal, one move per dataset, then the runs row last."""
         write_parquet(
@@ -143,6 +148,9 @@ class Staging:
             for path in self.final_files(dataset):
                 name = f"{dataset}/run-{self.run_id}/{Path(path).name}"
                 files[name] = os.path.getsize(path)
+        report = self.root / "final" / REPORT
+        if report.exists():
+            files[f"{REPORTS}/{report_file(self.run_id)}"] = report.stat().st_size
         return {
             "run_id": self.run_id,
             "host": socket.gethostname(),
@@ -180,6 +188,8 @@ def _roll_forward(output: Output, staging_root: Path) -> None:
         for dataset in COMMITTED_DATASETS:
             if (final / dataset).is_dir():  # gone once published: a second roll-forward skips it
                 output.publish(final / dataset, dataset, f"run-{run_id}")
+        if (final / REPORT).exists():
+            output.publish(final / REPORT, REPORTS, report_file(run_id))
         if (final / "runs.parquet").exists():
             output.publish(final / "runs.parquet", "runs", runs_file(run_id))
     output.remove_journal(run_id)
@@ -237,6 +247,7 @@ def _settle(output: Output, run_id: str) -> dict | None:
     else:
         for dataset in COMMITTED_DATASETS:
             output.remove(dataset, f"run-{run_id}")
+        output.remove(REPORTS, report_file(run_id))
         if row:
             record_failed_run(output, row, LOST_COMMIT)
         action = "removed"
