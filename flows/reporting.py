@@ -200,6 +200,14 @@ def publish_report(summary_: dict, report: Report) -> None:
         key=artifact_key("report", output),
         description=f"Drift and distributions of this run, into `{output}`",
     )
+    if summary_.get("report"):
+        page = summary_["report"]
+        create_link_artifact(
+            page if "://" in page else f"file://{page}",
+            link_text=page,
+            key=artifact_key("report-page", output),
+            description=f"This run's report page: open it in a browser, no network needed (`{page}`)",
+        )
     if report.flags:
         get_run_logger().warning(
             "drift against run %s: %s", report.compared_with, drift_line(report.flags)
