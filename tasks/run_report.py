@@ -96,7 +96,10 @@ def build(
             before, documents, drift_stage.DRIFT_COLUMNS, reject_counts(before_rejects),
             reject_counts(rejects),
         )  # fmt: skip
-    stages = json.loads(run.get("stage_seconds") or "{}")
+    # the report cannot time itself: its own stage is left out of its page
+    stages = {
+        k: v for k, v in json.loads(run.get("stage_seconds") or "{}").items() if k != "report"
+    }
     html = report.render(run, documents, rejects, stages, drift, near_duplicates, compared_with)
     flags = [] if drift is None else drift_stage.summary(drift)
     return Report(html, flags, compared_with, report.charts_png(documents))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -418,7 +419,14 @@ def test_run_against_a_server_records_batch_tasks_tags_and_artifacts(server, cli
     task_runs = client.read_task_runs(flow_run_filter=only_this)
     # A task run is named after its task plus Prefect's "-<n>" suffix.
     names = {t.name.rsplit("-", 1)[0] for t in task_runs}
-    assert names == {"discover", "read [1/1]", "process [1/1]", "commit"}
+    assert names == {
+        "discover",
+        "read [1/1]",
+        "process [1/1]",
+        "near-duplicates",
+        "commit",
+        "report",
+    }
     assert all(t.state.is_completed() for t in task_runs)
     artifacts = client.read_artifacts(
         artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
@@ -433,6 +441,16 @@ def test_run_against_a_server_records_batch_tasks_tags_and_artifacts(server, cli
     if summary["n_documents"]:
         assert (key("collections"), "table") in kinds
     assert all(a.description and summary["output"] in a.description for a in artifacts)
+    _has_report_artifact(artifacts, key("report"), summary["report"])
+
+
+def _has_report_artifact(artifacts: list, key: str, page: str) -> None:
+    """The run's report artifact: markdown with at least one PNG chart inline, naming the page."""
+    (report,) = [a for a in artifacts if a.key == key]
+    assert report.type == "markdown"
+    pictures = re.findall(r"!\[[^\]]*\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", report.data)
+    assert pictures and all(base64.b64decode(p).startswith(b"\x89PNG") for p in pictures)
+    assert page and f"`{page}`" in report.data and Path(page).is_file()
 
 
 @pytest.mark.server
