@@ -13,7 +13,16 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-STAGES = ("discover", "ingest", "clean", "readability", "statistics", "commit")
+STAGES = (
+    "discover",
+    "ingest",
+    "clean",
+    "readability",
+    "statistics",
+    "near_duplicates",
+    "commit",
+    "report",
+)
 
 # Scenario names: the report's row keys.
 NAIVE = "naive"
@@ -23,6 +32,7 @@ TRIVIAL_EMBEDDED = "trivial-flow"
 SEEDS_EMBEDDED = "seeds"
 SERVER_FIRST = "server"
 SERVER_RERUN = "server-rerun"
+SERVER_NO_NEAR_DUPLICATES = "server-no-near-duplicates"
 SERVER_ONE_WORKER = "server-workers1"
 SEEDS_SERVER = "server-seeds"
 TRIVIAL_SERVER = "server-trivial-flow"
@@ -36,6 +46,7 @@ DESCRIPTIONS = {
     SEEDS_EMBEDDED: "proseflow run seeds/ (1 document), no server, fresh output",
     SERVER_FIRST: "proseflow run against a Prefect server, fresh output",
     SERVER_RERUN: "same command again on the unchanged corpus (same output)",
+    SERVER_NO_NEAR_DUPLICATES: "proseflow run --near-duplicates off against the server, fresh output",
     SERVER_ONE_WORKER: "proseflow run --workers 1 against the server, fresh output",
     SEEDS_SERVER: "proseflow run seeds/ against the server, fresh output",
     TRIVIAL_SERVER: "the do-nothing @flow against the server",
@@ -82,6 +93,17 @@ TARGETS = {
     ),
     "stage_cost": Target("clean + readability + statistics <= 0.8 ms/doc on one core", 0.8, " ms"),
     "statistics_cost": Target("statistics <= 0.35 ms/doc on one core", 0.35, " ms"),
+    "near_duplicate_cost": Target(
+        "--scale corpus against a server: wall time with near-duplicates on <= 15% over off",
+        15.0, "%",
+    ),
+    "near_duplicate_precision": Target(
+        "near-duplicate precision through a run >= 0.95, overall and every kind", 0.95, "", True
+    ),
+    "near_duplicate_recall": Target(
+        "near-duplicate recall through a run >= 0.90, overall and worst duplicate kind",
+        0.9, "", True,
+    ),
 }  # fmt: skip
 AIMS = {"throughput_large": 10.0}
 RUN_TARGETS = {
@@ -161,15 +183,21 @@ def verdict(key: str, value: float | None, failed: str = "") -> dict:
             "met": met, "miss": miss, "note": note}  # fmt: skip
 
 
-def verdicts(rows: list[dict], stage_cost: dict | None, hostile: dict | None = None) -> list[dict]:
-    """Every target, judged from the scenario rows, the stage cost on one core and the hostile
-    inputs."""
+def verdicts(
+    rows: list[dict],
+    stage_cost: dict | None,
+    hostile: dict | None = None,
+    near_duplicates: dict | None = None,
+) -> list[dict]:
+    """Every target, judged from the scenario rows, the stage cost on one core, the hostile inputs
+    and the near-duplicate cases."""
     by = {r["scenario"]: r for r in rows}
     first, rerun, large = by.get(SERVER_FIRST, {}), by.get(SERVER_RERUN, {}), by.get(SERVER_LARGE)
     embedded = by.get(EMBEDDED, {})
     seeds, trivial = by.get(SEEDS_EMBEDDED, {}), by.get(TRIVIAL_EMBEDDED, {})
     seeds_server = by.get(SEEDS_SERVER, {})
     naive = by.get(NAIVE, {})
+    without_links = by.get(SERVER_NO_NEAR_DUPLICATES, {})
     # Percentages from the measured values, not from the 2-digit ratios of the table.
     rerun_share = _percent(rerun.get("wall_s"), first.get("wall_s"))
     over_floor = _difference(seeds.get("wall_s"), trivial.get("wall_s"))
@@ -180,6 +208,11 @@ def verdicts(rows: list[dict], stage_cost: dict | None, hostile: dict | None = N
         verdict("overhead", _percent(first.get("overhead_flow_share"), 1), failed(first)),
         verdict("seeds_embedded", over_floor, failed(seeds, trivial)),
         verdict("seeds_server", seeds_server.get("wall_s"), failed(seeds_server)),
+        verdict(
+            "near_duplicate_cost",
+            _percent_over(first.get("wall_s"), without_links.get("wall_s")),
+            failed(first, without_links),
+        ),
     ]
     if large is not None:
         out += [
@@ -197,6 +230,8 @@ def verdicts(rows: list[dict], stage_cost: dict | None, hostile: dict | None = N
         )
     if hostile is not None:
         out.append(hostile_verdict(hostile))
+    if near_duplicates is not None:
+        out += near_duplicate_verdicts(near_duplicates)
     return out
 
 
@@ -210,6 +245,25 @@ def hostile_verdict(hostile: dict) -> dict:
     peaks = [r["peak_mib"] for r in rows if r.get("peak_mib") is not None]
     bad = ", ".join(f"{r['input']} {_exit(r)}" for r in rows if r.get("returncode") != 0)
     return verdict("memory_hostile", max(peaks, default=None), bad)
+
+
+def near_duplicate_verdicts(section: dict) -> list[dict]:
+    """Precision (overall and every kind) and recall (overall and every duplicate kind) of the
+    cases through a run: each target judges the worst of them."""
+    rows = section.get("through_run") or []
+    precision = min((r["precision"] for r in rows), default=None)
+    recall = min((r["recall"] for r in rows if r["duplicate"]), default=None)
+    broken = section.get("error") or _run_failure(section.get("run") or {})
+    return [
+        verdict("near_duplicate_precision", _round(precision, 3), broken),
+        verdict("near_duplicate_recall", _round(recall, 3), broken),
+    ]
+
+
+def _run_failure(run: dict) -> str:
+    if not run or run.get("returncode") == 0:
+        return ""
+    return f"proseflow run on the cases {_exit(run)}"
 
 
 def failed(*rows: dict) -> str:
@@ -228,6 +282,11 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 def _percent(a: float | None, b: float | None) -> float | None:
     return round(100 * a / b, 1) if a is not None and b else None
+
+
+def _percent_over(a: float | None, b: float | None) -> float | None:
+    """How much larger a is than b, in percent of b."""
+    return round(100 * (a / b - 1), 1) if a is not None and b else None
 
 
 def _difference(a: float | None, b: float | None) -> float | None:
@@ -323,6 +382,21 @@ def memory_lines(rows: list[dict]) -> list[str]:
         f"Peak memory against the server: {_cell(a)} MiB at {small.get('corpus')},"
         f" {_cell(b)} MiB at {large.get('corpus')} ({100 * (b - a) / a:+.1f}%);"
         f" at the large run's peak: {peak_parts(large.get('peak_processes'))}."
+    ]
+
+
+def near_duplicate_cost_lines(rows: list[dict]) -> list[str]:
+    """Wall time of the first run against the server with near-duplicates on and off."""
+    by = {r["scenario"]: r for r in rows}
+    on, off = by.get(SERVER_FIRST, {}), by.get(SERVER_NO_NEAR_DUPLICATES, {})
+    if on.get("returncode") != 0 or off.get("returncode") != 0:
+        return []
+    stage = (on.get("stage_seconds") or {}).get("near_duplicates")
+    return [
+        f"Near-duplicates against the server: {_cell(on['wall_s'])} s wall on,"
+        f" {_cell(off['wall_s'])} s off ({_percent_over(on['wall_s'], off['wall_s']):+.1f}%);"
+        f" the near_duplicates stage took {_cell(stage)} s (signatures in the workers, summed,"
+        " and the links at the commit)."
     ]
 
 
@@ -503,6 +577,67 @@ def hostile_lines(hostile: dict | None) -> list[str]:
     ]
 
 
+NEAR_DUPLICATE_HEADERS = (
+    "kind", "label", "pairs", "direct: found", "direct: precision", "direct: recall",
+    "run: found", "run: precision", "run: recall",
+)  # fmt: skip
+
+
+def near_duplicate_table(section: dict) -> list[str]:
+    """One line per kind: pairs predicted duplicate, precision and recall, directly and through a run."""
+    piped = {r["kind"]: r for r in section.get("through_run") or []}
+    body = []
+    for r in section["direct"]:
+        label = "" if r["kind"] == "all" else ("duplicate" if r["duplicate"] else "distinct")
+        p = piped.get(r["kind"], {})
+        body.append((r["kind"], label, r["pairs"], r["predicted"], _three(r["precision"]),
+                     _three(r["recall"]), p.get("predicted"), _three(p.get("precision")),
+                     _three(p.get("recall"))))  # fmt: skip
+    return markdown_table(NEAR_DUPLICATE_HEADERS, body)
+
+
+def _three(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def near_duplicate_run_line(run: dict) -> str:
+    """How the run on the case documents went."""
+    if run.get("returncode") != 0:
+        last = (run.get("error") or "").strip().splitlines() or [""]
+        return f"The run on the case documents failed ({_exit(run)}): {last[-1][:300]}"
+    return (
+        f"The run on the case documents: exit 0 in {_cell(run['wall_s'])} s,"
+        f" {_count(run.get('inputs'))} inputs, {_count(run.get('documents'))} documents committed,"
+        f" rejects: {reasons_cell(run.get('rejects_by_reason'))};"
+        f" {_count(run.get('not_committed'))} case documents not committed (their pairs count as"
+        " not found)."
+    )
+
+
+def near_duplicate_lines(section: dict | None) -> list[str]:
+    """The near-duplicate section: the per-kind table, how the run went, and the definitions."""
+    if not section:
+        return ["(not run)"]
+    if section.get("error"):
+        return [f"bench/near_duplicate_cases.py failed: {section['error']}"]
+    return [
+        *near_duplicate_table(section),
+        "",
+        near_duplicate_run_line(section["run"]),
+        "",
+        f"{section['pairs']} labelled pairs ({section['per_kind']} per kind, seed"
+        f" {section['seed']}) over {section['documents']} documents: BBC articles and copies of"
+        " them (bench/near_duplicate_cases.py). direct: `tasks.near_duplicates.clusters` on the raw"
+        " article texts. run: every document written as `cases/COLLECTION/NAME.txt`, then"
+        " `proseflow run cases/ --output FRESH --json` (defaults: shingle size"
+        f" {section['shingle_size']}, threshold {section['threshold']}); a pair is found when the"
+        " run committed both as one doc_id (byte-identical) or linked them to one representative"
+        " in near_duplicates/. A duplicate kind's precision counts its hits against every false"
+        " positive; a distinct kind's counts every hit against its own false positives, and its"
+        " recall is the overall recall.",
+    ]
+
+
 def verdict_table(judged: list[dict]) -> list[str]:
     """Each target, its measured value and whether it was met."""
     mark = {True: "met", False: "MISSED", None: "not measured"}
@@ -562,6 +697,9 @@ def render_markdown(report: dict) -> str:
         *DEFINITIONS,
     ]
     lines += ["", *memory_lines(report["scenarios"])]
+    cost = near_duplicate_cost_lines(report["scenarios"])
+    if cost:
+        lines += ["", *cost]
     errors = error_lines(report["scenarios"])
     if errors:
         lines += ["", "Failures:", "", *errors]
@@ -586,6 +724,10 @@ def render_markdown(report: dict) -> str:
         "## Hostile inputs (bench/hostile.py)",
         "",
         *hostile_lines(report.get("hostile")),
+        "",
+        "## Near-duplicates (bench/near_duplicate_cases.py)",
+        "",
+        *near_duplicate_lines(report.get("near_duplicates")),
         "",
         "## Targets",
         "",

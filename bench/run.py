@@ -6,11 +6,12 @@ Builds SCALE (and MEMORY-SCALE) distinct copies of the corpus under bench/work/ 
 same machine and with default options: the naive script and its copy on textstat-rs (installed
 into a scratch venv); proseflow with Prefect's temporary API; a do-nothing Prefect flow and
 `proseflow run seeds/` without a server; then, against a Prefect server started here, proseflow's
-first run, its unchanged rerun, --workers 1, seeds/, the do-nothing flow and the MEMORY-SCALE run.
-Measures wall time, documents/s, the peak summed RSS of each command's process tree, seconds per
-stage and orchestration overhead; adds the stage cost on one core (bench/stages.py),
-bench/micro.py and the hostile inputs (bench/hostile.py); judges every target; writes
-bench-<UTC>.json/.md and latest.json/.md to --out.
+first run, its unchanged rerun, a run with --near-duplicates off, --workers 1, seeds/, the
+do-nothing flow and the MEMORY-SCALE run. Measures wall time, documents/s, the peak summed RSS of
+each command's process tree, seconds per stage and orchestration overhead; adds the stage cost on
+one core (bench/stages.py), bench/micro.py, the hostile inputs (bench/hostile.py) and the
+near-duplicate quality on labelled BBC pairs (bench/near_duplicate_cases.py), measured directly and
+through a run; judges every target; writes bench-<UTC>.json/.md and latest.json/.md to --out.
 How commands run and are measured: bench/processes.py; ratios, targets and Markdown: bench/report.py.
 """
 
@@ -56,6 +57,7 @@ from report import (  # noqa: E402
     SEEDS_SERVER,
     SERVER_FIRST,
     SERVER_LARGE,
+    SERVER_NO_NEAR_DUPLICATES,
     SERVER_ONE_WORKER,
     SERVER_RERUN,
     STAGES,
@@ -82,7 +84,8 @@ STAGES_SCRIPT = BENCH / "stages.py"
 SEEDS = REPO / "seeds"
 # What the naive script reads: case-sensitive, so README.TXT is left out.
 SUFFIXES = (".txt", ".md")
-SERIAL_STAGES = ("discover", "commit")  # timed in the flow process while no worker has work
+# timed in the flow process while no worker has work
+SERIAL_STAGES = ("discover", "commit", "report")
 RS_PACKAGES = ("textstat-rs", "pandas", "pyarrow")
 START_TIMEOUT = 600  # seconds for one do-nothing flow or seeds/ run
 
@@ -209,8 +212,9 @@ def critical_seconds(stages: dict[str, float], workers: int) -> float:
 
     Discovery and the commit run in the flow process while no worker has work; every other stage
     second is batch work, divided by the workers. The flow's triage and boilerplate reduce (inside
-    `ingest` and `clean`) also run alone in the flow process: dividing them too shortens the path
-    by a fraction of a second and can only overstate the overhead.
+    `ingest` and `clean`) also run alone in the flow process, and so do the near-duplicate links
+    (inside `near_duplicates`, with the workers' signatures): dividing them too shortens the path
+    and can only overstate the overhead.
     """
     serial = sum(stages.get(s, 0.0) for s in SERIAL_STAGES)
     parallel = sum(stages.values()) - serial
@@ -544,6 +548,12 @@ def run_with_server(plan: Plan, server: Server, report: dict) -> list[dict]:
         log(f"proseflow, {DESCRIPTIONS[name]}")
         measured = run_measured(proseflow_cmd(plan.corpus, out), env, timeout)
         rows.append(proseflow_result(name, measured, out, env, plan.label))
+    log("proseflow --near-duplicates off")
+    out = fresh(work / "out-no-near-duplicates")
+    cmd = proseflow_cmd(plan.corpus, out, "--near-duplicates", "off")
+    measured = run_measured(cmd, env, timeout)
+    rows.append(proseflow_result(SERVER_NO_NEAR_DUPLICATES, measured, out, env, plan.label))
+    fresh(out)
     log("proseflow --workers 1")
     out = fresh(work / "out-workers1")
     measured = run_measured(proseflow_cmd(plan.corpus, out, "--workers", "1"), env, timeout)
@@ -604,7 +614,8 @@ def run_scenarios(plan: Plan, report: dict) -> list[dict]:
             maybe_profile(plan, server, rows, report)
     except ServerError as exc:  # no server: its rows say so, the rest of the report stands
         log(str(exc))
-        names = (SERVER_FIRST, SERVER_RERUN, SERVER_ONE_WORKER, SEEDS_SERVER, TRIVIAL_SERVER)
+        names = (SERVER_FIRST, SERVER_RERUN, SERVER_NO_NEAR_DUPLICATES, SERVER_ONE_WORKER,
+                 SEEDS_SERVER, TRIVIAL_SERVER)  # fmt: skip
         rows = with_ratios(rows + [failed_row(n, str(exc)) for n in names])
     return rows
 
@@ -657,6 +668,24 @@ def run_hostile(args: argparse.Namespace, work: Path) -> dict:
     return hostile.run(work, size)
 
 
+def run_near_duplicates(args: argparse.Namespace, work: Path) -> dict:
+    """bench/near_duplicate_cases.py's section: labelled pairs measured directly and through a run.
+
+    The run uses the no-server rows' PREFECT_HOME, whose database exists by then.
+    """
+    import near_duplicate_cases  # imported here: near_duplicate_cases.py imports this module
+
+    pairs = args.near_duplicate_pairs
+    log(f"near-duplicate cases: {pairs} pairs per kind, directly and through a run")
+    env = base_env(work / "prefect-embedded", None)
+    try:
+        return near_duplicate_cases.section(
+            corpus_source(args), work / "near-duplicates", env, per_kind=pairs
+        )
+    except Exception as exc:  # a broken measurement must not lose the run's numbers
+        return {"error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
 def corpus_source(args: argparse.Namespace) -> Path:
     """The --corpus folder, relative paths taken from the repository root."""
     return args.corpus if args.corpus.is_absolute() else (REPO / args.corpus).resolve()
@@ -666,9 +695,9 @@ def corpus_source(args: argparse.Namespace) -> Path:
 
 # The full run's settings, and --quick's, for the options left unset.
 FULL = {"scale": 4, "memory_scale": 40, "start_repeats": 3, "stage_docs": 500, "stage_repeats": 3,
-        "micro_docs": 500}  # fmt: skip
+        "micro_docs": 500, "near_duplicate_pairs": 150}  # fmt: skip
 QUICK = {"scale": 1, "memory_scale": 2, "start_repeats": 1, "stage_docs": 100, "stage_repeats": 1,
-         "micro_docs": 100}  # fmt: skip
+         "micro_docs": 100, "near_duplicate_pairs": 40}  # fmt: skip
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -696,6 +725,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-textstat-rs", action="store_true", help="skip the textstat-rs row")
     parser.add_argument("--skip-profile", action="store_true", help="never profile, even on a miss")
     parser.add_argument("--skip-hostile", action="store_true", help="skip bench/hostile.py")
+    parser.add_argument("--near-duplicate-pairs", type=int,
+                        help="labelled near-duplicate pairs per kind (150)")  # fmt: skip
+    parser.add_argument("--skip-near-duplicates", action="store_true",
+                        help="skip the near-duplicate quality (bench/near_duplicate_cases.py)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=BENCH / "results", help="where reports go")
     parser.add_argument(
         "--work", type=Path, default=BENCH / "work", help="scratch folder (git-ignored)"
@@ -747,7 +780,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["stage_cost"] = run_stage_cost(args)
     report["micro"] = None if args.skip_micro else run_micro(args)
     report["hostile"] = None if args.skip_hostile else run_hostile(args, work)
-    report["verdicts"] = verdicts(rows, report["stage_cost"], report["hostile"])
+    report["near_duplicates"] = (
+        None if args.skip_near_duplicates else run_near_duplicates(args, work)
+    )
+    report["verdicts"] = verdicts(
+        rows, report["stage_cost"], report["hostile"], report["near_duplicates"]
+    )
     report["machine"]["load_average_end"] = load_average()
     paths = write_report(report, args.out)
     print(render_markdown(report))

@@ -235,8 +235,10 @@ def commit(state: RunState) -> dict:
     The runs row's `commit` seconds cover the final files; the renames and the catalog follow it.
     A catalog that cannot be refreshed is rebuilt by the next run or `proseflow catalog`.
     """
-    with Stopwatch(state, "near_duplicates"):
-        linked, state.near_duplicates = link(quote(state))
+    linked = None
+    if state.config.near_duplicates == "on":
+        with Stopwatch(state, "near_duplicates"):
+            linked, state.near_duplicates = link(quote(state))
     with Stopwatch(state, "commit"):
         corpus = finalize(quote(state), quote(linked))
     with Stopwatch(state, "report"):
@@ -262,8 +264,6 @@ def link(state: RunState) -> tuple[pa.Table | None, dict | None]:
     """The run's near_duplicates rows (staged too) and their counts per collection of its new
     documents; (None, None) when it has no new signatures."""
     staging = state.staging
-    if state.config.near_duplicates != "on":
-        return None, None
     staging.finalize("signatures", ["doc_id"])
     new = links.staged_signatures(staging.final_files("signatures"))
     if new.num_rows == 0:

@@ -1,5 +1,5 @@
-"""Tests for bench/run.py and its helpers (processes.py, report.py): corpus, parsing, ratios, verdicts,
-the report; no benchmark runs."""
+"""Tests for bench/run.py and its helpers (processes.py, report.py, hostile.py, near_duplicate_cases.py
+through a run): corpus, parsing, ratios, verdicts, the report; no benchmark runs."""
 
 from __future__ import annotations
 
@@ -11,9 +11,13 @@ import sys
 from contextlib import suppress
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+from tests.store_runs import runs_row
 
 BENCH_RUN = Path(__file__).resolve().parent.parent / "bench" / "run.py"
 
@@ -83,7 +87,7 @@ def test_copy_lines_differ_for_different_copies(a: int, b: int):
     assert (bench.copy_line(a) == bench.copy_line(b)) == (a == b)
 
 
-STAGES_1S = dict.fromkeys(report.STAGES, 1.0)  # 6 s of stage work, 2 of them serial
+STAGES_1S = dict.fromkeys(report.STAGES, 1.0)  # 8 s of stage work, 3 of them serial
 
 ROWS = [
     {"scenario": "naive", "corpus": "x4", "returncode": 0, "inputs": 100, "documents": 100,
@@ -95,8 +99,8 @@ ROWS = [
     {"scenario": "seeds", "corpus": "seeds", "returncode": 0, "inputs": 1, "documents": 1,
      "wall_s": 11.0, "flow_s": 0.5, "peak_mib": 350.0},
     {"scenario": "server", "corpus": "x4", "returncode": 0, "inputs": 100, "documents": 98,
-     "wall_s": 2.0, "flow_s": 5.0, "peak_mib": 300.0, "workers": 2, "stage_seconds": STAGES_1S,
-     "stage_sum_s": 6.0, "critical_s": 4.0, "overhead_flow_share": 0.2},
+     "wall_s": 2.0, "flow_s": 5.625, "peak_mib": 300.0, "workers": 2, "stage_seconds": STAGES_1S,
+     "stage_sum_s": 7.0, "critical_s": 4.5, "overhead_flow_share": 0.2},
     {"scenario": "server-rerun", "corpus": "x4", "returncode": 0, "inputs": 100, "documents": 0,
      "wall_s": 0.5, "flow_s": 0.25, "peak_mib": 150.0},
     {"scenario": "server-seeds", "corpus": "seeds", "returncode": 0, "inputs": 1, "documents": 1,
@@ -109,6 +113,9 @@ ROWS = [
      "peak_processes": [{"role": "worker", "pid": 2, "mib": 500.0},
                         {"role": "main", "pid": 1, "mib": 600.0},
                         {"role": "worker", "pid": 3, "mib": 500.0}]},
+    {"scenario": "server-no-near-duplicates", "corpus": "x4", "returncode": 0, "inputs": 100,
+     "documents": 98, "wall_s": 1.8, "flow_s": 4.6, "peak_mib": 290.0, "workers": 2,
+     "stage_seconds": dict(STAGES_1S, near_duplicates=0.0)},
 ]  # fmt: skip
 
 STAGE_COST = {"stage_ms_per_doc": {"clean": 0.2, "readability": 0.3, "statistics": 0.4},
@@ -189,8 +196,9 @@ def test_targets_not_run_are_not_measured():
 
 
 def test_critical_path_divides_only_the_batch_work_by_the_workers():
-    assert bench.critical_seconds(STAGES_1S, 2) == 4.0  # discover + commit + 4 s / 2
-    assert bench.critical_seconds(STAGES_1S, 1) == 6.0
+    # discover + commit + report + 5 s / 2
+    assert bench.critical_seconds(STAGES_1S, 2) == 5.5
+    assert bench.critical_seconds(STAGES_1S, 1) == 8.0
     assert bench.overhead_share(5.0, 4.0) == pytest.approx(0.2)
     assert bench.overhead_share(None, 4.0) is None
 
@@ -449,3 +457,143 @@ def test_runs_json_columns_are_read_as_objects_or_as_json_text():
     assert bench.parameters(row) == {"workers": 2}
     assert bench.nested(row["stage_seconds"]) == {"ingest": 1.5}
     assert bench.nested(None) == {} and bench.nested("not json") == {}
+
+
+# ---------------------------------------------------------------- near-duplicates
+
+import near_duplicate_cases as cases  # noqa: E402
+
+
+def test_near_duplicate_cost_is_the_server_run_over_the_run_without_links():
+    judged = _judged()["near_duplicate_cost"]
+    assert judged["value"] == 11.1 and judged["met"] is True  # 2.0 s against 1.8 s
+    faster = [dict(r, wall_s=1.6) if r["scenario"] == "server-no-near-duplicates" else r
+              for r in ROWS]  # fmt: skip
+    assert _judged(faster)["near_duplicate_cost"]["miss"] == "10% over"
+    crashed = [dict(r, returncode=1) if r["scenario"] == "server-no-near-duplicates" else r
+               for r in ROWS]  # fmt: skip
+    assert _judged(crashed)["near_duplicate_cost"]["miss"] == (
+        "run failed: server-no-near-duplicates exit 1"
+    )
+    alone = [r for r in ROWS if r["scenario"] != "server-no-near-duplicates"]
+    assert _judged(alone)["near_duplicate_cost"]["met"] is None
+
+
+def test_stage_table_has_the_near_duplicate_stage_before_the_commit():
+    table = report.stage_table(report.with_ratios(ROWS))
+    assert table[0].endswith("| statistics | near_duplicates | commit | report |")
+    assert "| server-no-near-duplicates | 1 | 1 | 1 | 1 | 1 | 0 | 1 | 1 |" in table
+
+
+def _quality(kind: str, duplicate: bool, precision: float, recall: float) -> dict:
+    return {"kind": kind, "duplicate": duplicate, "pairs": 10, "predicted": 9,
+            "precision": precision, "recall": recall}  # fmt: skip
+
+
+def _near_duplicates(**run) -> dict:
+    rows = [_quality("all", True, 0.97, 0.95), _quality("outlet", True, 0.99, 1.0),
+            _quality("truncated", True, 0.96, 0.85), _quality("same_topic", False, 0.94, 0.95),
+            _quality("random", False, 1.0, 0.95)]  # fmt: skip
+    facts = {"returncode": 0, "wall_s": 20.0, "inputs": 50, "documents": 49,
+             "rejects_by_reason": {"duplicate": 1}, "not_committed": 0} | run  # fmt: skip
+    return {"per_kind": 10, "seed": 2005, "shingle_size": 5, "threshold": 0.45, "documents": 50,
+            "pairs": 40, "direct": [dict(r, predicted=8) for r in rows], "through_run": rows,
+            "run": facts}  # fmt: skip
+
+
+def test_near_duplicate_targets_judge_the_worst_kind_through_the_run():
+    precision, recall = report.near_duplicate_verdicts(_near_duplicates())
+    assert precision["value"] == 0.94 and precision["miss"] == "0.01 short"  # same_topic
+    assert recall["value"] == 0.85 and recall["met"] is False  # truncated, a duplicate kind
+    failed = report.near_duplicate_verdicts(_near_duplicates(returncode=None))
+    assert failed[0]["miss"] == "run failed: proseflow run on the cases did not finish"
+    broken = report.near_duplicate_verdicts({"error": "ValueError: no corpus"})
+    assert broken[1]["met"] is False and broken[1]["value"] is None
+    targets = [v["target"] for v in report.verdicts(ROWS, None, None, _near_duplicates())]
+    assert targets[-2:] == ["near_duplicate_precision", "near_duplicate_recall"]
+
+
+def test_near_duplicate_section_shows_both_measurements_per_kind():
+    lines = report.near_duplicate_lines(_near_duplicates())
+    assert "| truncated | duplicate | 10 | 8 | 0.960 | 0.850 | 9 | 0.960 | 0.850 |" in lines
+    assert "| all |  | 10 | 8 | 0.970 | 0.950 | 9 | 0.970 | 0.950 |" in lines
+    assert "49 documents committed, rejects: duplicate 1; 0 case documents" in "\n".join(lines)
+    failed = report.near_duplicate_lines(
+        _near_duplicates(returncode=1, error="Traceback\nOutputError: no space")
+    )
+    assert "The run on the case documents failed (exit 1): OutputError: no space" in failed
+    assert report.near_duplicate_lines(None) == ["(not run)"]
+    written = dict(_report(), near_duplicates=_near_duplicates())
+    assert "## Near-duplicates (bench/near_duplicate_cases.py)\n\n| kind |" in (
+        report.render_markdown(written)
+    )
+
+
+TEXTS = {
+    "sport/1": "Caf\u00e9 owners win the cup\n\nThey won it again.",
+    "sport/1~edited": "Caf\u00e9 owners lose the cup\n\nThey won it again.",
+    "sport/2": "Second story\n\nSame bytes twice.",
+    "tech/3": "Second story\n\nSame bytes twice.",
+    "tech/4": "",
+    "tech/5": "A story of its own.",
+}
+TINY = cases.CaseSet(
+    TEXTS,
+    [cases.Case("edited", True, "sport/1", "sport/1~edited"),  # linked
+     cases.Case("truncated", True, "sport/2", "tech/3"),  # byte-identical
+     cases.Case("random", False, "sport/1", "tech/5"),  # both committed, not linked
+     cases.Case("same_topic", False, "tech/4", "tech/5")],  # tech/4 rejected as empty
+)  # fmt: skip
+
+
+def test_case_files_are_utf8_under_their_collection(tmp_path: Path):
+    paths = cases.write_cases(TINY, tmp_path / "cases")
+    assert paths["sport/1~edited"] == tmp_path / "cases" / "sport" / "1-edited.txt"
+    assert paths["sport/1"].read_bytes() == TEXTS["sport/1"].encode("utf-8")
+    assert sorted(p.name for p in (tmp_path / "cases" / "tech").iterdir()) == [
+        "3.txt", "4.txt", "5.txt",
+    ]  # fmt: skip
+    clash = cases.CaseSet({"sport/a~b": "x", "sport/a b": "y"}, [])
+    with pytest.raises(ValueError, match="share a file name"):
+        cases.case_paths(clash, tmp_path)
+
+
+def _write(output: Path, dataset: str, rows: list[dict]) -> None:
+    folder = output / dataset / "run-r1"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows), folder / "part-00000.parquet")
+
+
+def test_committed_output_maps_case_files_to_predicted_pairs(tmp_path: Path):
+    paths = cases.write_cases(TINY, tmp_path / "cases")
+    uri = {doc: str(path) for doc, path in paths.items()}
+    output = tmp_path / "out"
+    _write(output, "documents", [{"doc_id": f"id-{d}", "source_uri": uri[d]}
+                                 for d in ("sport/1", "sport/1~edited", "sport/2", "tech/5")])  # fmt: skip
+    _write(output, "rejects", [
+        {"source_uri": uri["tech/3"], "doc_id": "id-sport/2", "reason": "duplicate",
+         "detail": f"same bytes as {uri['sport/2']}"},
+        {"source_uri": uri["tech/4"], "doc_id": None, "reason": "empty", "detail": "no text"},
+    ])  # fmt: skip
+    _write(output, "near_duplicates", [
+        {"doc_id": "id-sport/1", "representative_id": "id-sport/1"},
+        {"doc_id": "id-sport/1~edited", "representative_id": "id-sport/1"},
+    ])  # fmt: skip
+    (output / "runs").mkdir()
+    pq.write_table(runs_row("r1"), output / "runs" / "run-r1.parquet")
+    committed = cases.read_committed(output)
+    assert (
+        committed.doc_ids[uri["tech/3"]] == "id-sport/2" and uri["tech/4"] not in committed.doc_ids
+    )
+    predicted = cases.pipeline_duplicates(TINY, paths, committed)
+    assert predicted == [True, True, False, False]
+    quality = {row.kind: row for row in cases.measure(TINY, predicted)}
+    assert (quality["all"].precision, quality["all"].recall) == (1.0, 1.0)
+
+
+def test_near_duplicate_section_options():
+    quick, full = bench.parse_args(["--quick"]), bench.parse_args([])
+    assert (quick.near_duplicate_pairs, full.near_duplicate_pairs) == (40, 150)
+    assert bench.parse_args(["--near-duplicate-pairs", "7"]).near_duplicate_pairs == 7
+    assert not full.skip_near_duplicates
+    assert bench.parse_args(["--skip-near-duplicates"]).skip_near_duplicates
