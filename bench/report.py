@@ -13,16 +13,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-STAGES = (
-    "discover",
-    "ingest",
-    "clean",
-    "readability",
-    "statistics",
-    "near_duplicates",
-    "commit",
-    "report",
-)
+from tasks.schema import STAGES  # the keys of runs.stage_seconds
 
 # Scenario names: the report's row keys.
 NAIVE = "naive"

@@ -20,8 +20,9 @@ from prefect.artifacts import (
 from prefect.events import emit_event
 
 from flows.console import plural
-from flows.state import STAGES, RunState
+from flows.state import RunState
 from tasks.run_report import Report
+from tasks.schema import STAGES
 from tasks.stats import collection_summary
 from tasks.store.layout import REPORTS, report_file
 

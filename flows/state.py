@@ -17,7 +17,7 @@ from flows.prefect_tasks import BatchReport, BatchTarget, ReadReport
 from tasks.config import PipelineConfig, canonical_json
 from tasks.provenance import all_versions, pipeline_fingerprint, pipeline_version
 from tasks.run_report import Report
-from tasks.schema import RUNS, SCHEMA_VERSION
+from tasks.schema import RUNS, SCHEMA_VERSION, STAGES
 from tasks.stats import TERMS_PARTIAL
 from tasks.store.commit import Staging, recover, write_runs_row
 from tasks.store.committed import CommittedIndex
@@ -25,17 +25,6 @@ from tasks.store.files import stamp_run, utc_now
 from tasks.store.lock import RunLock
 from tasks.store.output import Output
 from tasks.triage import Verdicts
-
-STAGES = (
-    "discover",
-    "ingest",
-    "clean",
-    "readability",
-    "statistics",
-    "near_duplicates",
-    "commit",
-    "report",
-)
 
 
 @dataclass

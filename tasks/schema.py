@@ -10,6 +10,18 @@ import pyarrow as pa
 
 SCHEMA_VERSION = "3"
 
+# The stages a run times, in order: the keys of `runs.stage_seconds`.
+STAGES = (
+    "discover",
+    "ingest",
+    "clean",
+    "readability",
+    "statistics",
+    "near_duplicates",
+    "commit",
+    "report",
+)
+
 DESCRIPTION = b"description"
 
 
