@@ -82,7 +82,7 @@ def summary(state: RunState, corpus: pa.Table) -> dict:
         if state.report is None
         else {
             "compared_with": state.report.compared_with,
-            "flags": [{k: flag[k] for k in DRIFT_FIELDS} for flag in state.report.flags],
+            "flags": drift_flags(state.report),
         },
         "recovered": state.recovered,
     }
@@ -219,9 +219,14 @@ def publish_report(summary_: dict, report: Report) -> None:
             payload={
                 "run_id": summary_["run_id"],
                 "compared_with": report.compared_with,
-                "flags": [{k: flag[k] for k in DRIFT_FIELDS} for flag in report.flags],
+                "flags": drift_flags(report),
             },
         )
+
+
+def drift_flags(report: Report) -> list[dict]:
+    """The report's drift flags with what an operator reads of each (DRIFT_FIELDS)."""
+    return [{k: flag[k] for k in DRIFT_FIELDS} for flag in report.flags]
 
 
 def report_markdown(summary_: dict, report: Report) -> str:
@@ -233,9 +238,7 @@ def report_markdown(summary_: dict, report: Report) -> str:
         lines.append(f"Drift against run `{report.compared_with}`: none flagged.")
     else:
         lines += [f"**Drift against run `{report.compared_with}`:**", ""]
-        lines += _markdown_table(
-            shown_collections([{k: flag[k] for k in DRIFT_FIELDS} for flag in report.flags])
-        )
+        lines += _markdown_table(shown_collections(drift_flags(report)))
     lines.append("")
     for name, png in report.charts.items():
         picture = base64.b64encode(png).decode("ascii")

@@ -16,6 +16,7 @@ import pyarrow.dataset as ds
 
 from tasks import near_duplicates
 from tasks.schema import NEAR_DUPLICATES, SIGNATURES
+from tasks.store.files import read_files
 from tasks.store.output import Output
 
 COLUMNS = ["doc_id", "collection", "signature"]
@@ -29,9 +30,7 @@ def committed_signatures(output: Output, fingerprint: str) -> pa.Table:
 
 def staged_signatures(files: list[str]) -> pa.Table:
     """The signatures of a run's finalized signature files."""
-    if not files:
-        return SIGNATURES.empty_table().select(COLUMNS)
-    return ds.dataset(files, schema=SIGNATURES, format="parquet").to_table(columns=COLUMNS)
+    return read_files(files, SIGNATURES, COLUMNS)
 
 
 def link(

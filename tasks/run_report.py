@@ -21,7 +21,7 @@ from tasks import drift as drift_stage
 from tasks import links, report
 from tasks.errors import UsageError
 from tasks.schema import DOCUMENTS, REJECTS
-from tasks.store.files import write_text
+from tasks.store.files import read_files, write_text
 from tasks.store.layout import REPORTS, report_file
 from tasks.store.output import Output
 
@@ -70,13 +70,10 @@ def committed_run(output: Output, run_id: str) -> tuple[pa.Table, pa.Table]:
 
 def staged_run(documents: list[str], rejects: list[str]) -> tuple[pa.Table, pa.Table]:
     """The documents and rejects of a run's final staged files."""
-    return _read(documents, DOCUMENTS, DOCUMENT_COLUMNS), _read(rejects, REJECTS, REJECT_COLUMNS)
-
-
-def _read(files: list[str], schema: pa.Schema, columns: list[str]) -> pa.Table:
-    if not files:
-        return schema.empty_table().select(columns)
-    return ds.dataset(files, schema=schema, format="parquet").to_table(columns=columns)
+    return (
+        read_files(documents, DOCUMENTS, DOCUMENT_COLUMNS),
+        read_files(rejects, REJECTS, REJECT_COLUMNS),
+    )
 
 
 def build(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from tasks.errors import OutputError
@@ -140,6 +141,13 @@ def stage_part(target, dataset: str, table: pa.Table, key: str) -> None:
     parts = Path(target.staging) / "parts" / dataset
     for bucket, rows in _buckets(table):
         write_part(parts / bucket / f"{key}.parquet", rows, dataset)
+
+
+def read_files(files: list[str], schema: pa.Schema, columns: list[str]) -> pa.Table:
+    """COLUMNS of local Parquet FILES read with SCHEMA (an empty table when there are none)."""
+    if not files:
+        return schema.empty_table().select(columns)
+    return ds.dataset(files, schema=schema, format="parquet").to_table(columns=columns)
 
 
 def release_memory() -> None:
