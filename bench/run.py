@@ -548,12 +548,7 @@ def run_with_server(plan: Plan, server: Server, report: dict) -> list[dict]:
         log(f"proseflow, {DESCRIPTIONS[name]}")
         measured = run_measured(proseflow_cmd(plan.corpus, out), env, timeout)
         rows.append(proseflow_result(name, measured, out, env, plan.label))
-    log("proseflow --near-duplicates off")
-    out = fresh(work / "out-no-near-duplicates")
-    cmd = proseflow_cmd(plan.corpus, out, "--near-duplicates", "off")
-    measured = run_measured(cmd, env, timeout)
-    rows.append(proseflow_result(SERVER_NO_NEAR_DUPLICATES, measured, out, env, plan.label))
-    fresh(out)
+    rows += near_duplicate_pairs(plan, env, rows[0])
     log("proseflow --workers 1")
     out = fresh(work / "out-workers1")
     measured = run_measured(proseflow_cmd(plan.corpus, out, "--workers", "1"), env, timeout)
@@ -568,6 +563,33 @@ def run_with_server(plan: Plan, server: Server, report: dict) -> list[dict]:
     if not args.skip_memory:
         rows.append(run_large(plan, env))
     return rows
+
+
+def near_duplicate_pairs(plan: Plan, env: dict[str, str], first: dict) -> list[dict]:
+    """Fresh runs with near-duplicates off and on, alternating, --cost-pairs times.
+
+    Alternating spreads whatever else the machine does over both sides. The off row is the
+    median off run; the on side's walls (the first run's included) go into `first`.
+    """
+    off_rows, on_walls = [], [first["wall_s"]]
+    timeout = timeout_for(plan.n_docs)
+    for i in range(plan.args.cost_pairs):
+        for links in ("off", "on"):
+            if links == "on" and i == 0:
+                continue  # the first run is the first pair's on side
+            log(f"proseflow --near-duplicates {links} ({i + 1}/{plan.args.cost_pairs})")
+            out = fresh(plan.work / f"out-near-duplicates-{links}")
+            cmd = proseflow_cmd(plan.corpus, out, "--near-duplicates", links)
+            measured = run_measured(cmd, env, timeout)
+            if links == "off":
+                off_rows.append(
+                    proseflow_result(SERVER_NO_NEAR_DUPLICATES, measured, out, env, plan.label)
+                )
+            elif measured.returncode == 0:
+                on_walls.append(round(measured.wall_s, 3))
+            fresh(out)
+    first["near_duplicates_on_wall_s"] = on_walls
+    return [median_row(off_rows)] if off_rows else []
 
 
 def run_trivial(name: str, env: dict[str, str]) -> dict:
@@ -695,9 +717,9 @@ def corpus_source(args: argparse.Namespace) -> Path:
 
 # The full run's settings, and --quick's, for the options left unset.
 FULL = {"scale": 4, "memory_scale": 40, "start_repeats": 3, "stage_docs": 500, "stage_repeats": 3,
-        "micro_docs": 500, "near_duplicate_pairs": 150}  # fmt: skip
+        "micro_docs": 500, "near_duplicate_pairs": 150, "cost_pairs": 3}  # fmt: skip
 QUICK = {"scale": 1, "memory_scale": 2, "start_repeats": 1, "stage_docs": 100, "stage_repeats": 1,
-         "micro_docs": 100, "near_duplicate_pairs": 40}  # fmt: skip
+         "micro_docs": 100, "near_duplicate_pairs": 40, "cost_pairs": 1}  # fmt: skip
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -720,6 +742,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--stage-repeats", type=int, help="bench/stages.py processes, best kept (3)"
     )
+    parser.add_argument("--cost-pairs", type=int,
+                        help="fresh runs with near-duplicates off and on, alternating (3)")  # fmt: skip
     parser.add_argument("--micro-docs", type=int, help="BBC bodies bench/micro.py times (500)")
     parser.add_argument("--skip-micro", action="store_true", help="skip bench/micro.py")
     parser.add_argument("--skip-textstat-rs", action="store_true", help="skip the textstat-rs row")

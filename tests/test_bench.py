@@ -479,6 +479,21 @@ def test_near_duplicate_cost_is_the_server_run_over_the_run_without_links():
     assert _judged(alone)["near_duplicate_cost"]["met"] is None
 
 
+def test_near_duplicate_cost_compares_the_medians_of_alternating_runs():
+    rows = [
+        dict(r, near_duplicates_on_wall_s=[2.0, 1.9, 5.0])
+        if r["scenario"] == "server"
+        else dict(r, repeats_wall_s=[1.5, 1.7, 9.0])
+        if r["scenario"] == "server-no-near-duplicates"
+        else r
+        for r in ROWS
+    ]
+    judged = _judged(rows)["near_duplicate_cost"]
+    assert judged["value"] == 17.6 and judged["met"] is False  # medians 2.0 s against 1.7 s
+    lines = report.near_duplicate_cost_lines(rows)
+    assert "on 2, 1.9, 5; off 1.5, 1.7, 9; medians 2 s on, 1.7 s off (+17.6%)" in lines[0]
+
+
 def test_stage_table_has_the_near_duplicate_stage_before_the_commit():
     table = report.stage_table(report.with_ratios(ROWS))
     assert table[0].endswith("| statistics | near_duplicates | commit | report |")
