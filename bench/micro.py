@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from golden_rules import GOLDEN_RULES  # bench/golden_rules.py: run as a script, bench/ is first
+
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # run as a script: import tasks/ and tests/ from the checkout
-    sys.path.insert(0, str(REPO))
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "bbc"
 DEFAULT_DOCS = 400
@@ -92,7 +92,7 @@ def ms_per_doc(fn: Callable[[str], object], texts: Sequence[str]) -> float:
 
 def fresh_word_caches() -> None:
     """Forget every word proseflow's readability engine has seen (its resources stay loaded)."""
-    from tasks import readability
+    from proseflow.tasks import readability
 
     readability._languages.clear()
 
@@ -106,9 +106,9 @@ def readability_bench(bodies: Sequence[str]) -> dict:
     """
     import pyarrow as pa
 
-    from tasks.config import PipelineConfig
-    from tasks.lexicon import ensure_cmudict
-    from tasks.readability import readability_batch, score_text
+    from proseflow.tasks.config import PipelineConfig
+    from proseflow.tasks.lexicon import ensure_cmudict
+    from proseflow.tasks.readability import readability_batch, score_text
 
     ensure_cmudict()  # textstat reads the same offline CMUdict; its 0.8 s load is not timed
     textstat_row(WARMUP_TEXT)
@@ -134,15 +134,6 @@ def readability_bench(bodies: Sequence[str]) -> dict:
     }
 
 
-def golden_rules() -> list[tuple[str, list[str]]] | None:
-    """pysbd's English golden rules as tests/test_segment.py defines them, if it does."""
-    try:
-        module = importlib.import_module("tests.test_segment")
-    except Exception:  # a broken or missing test module only costs the accuracy column
-        return None
-    return getattr(module, "GOLDEN_RULES", None)
-
-
 def exact_matches(split: Callable[[str], list[str]], rules: Sequence[tuple[str, list[str]]]) -> int:
     """How many rules `split` gets exactly right (sentences compared whitespace-stripped)."""
     return sum([s.strip() for s in split(text)] == want for text, want in rules)
@@ -152,7 +143,7 @@ def segment_bench(bodies: Sequence[str]) -> dict:
     """ms/doc of split_sentences against pysbd, their ratio and golden-rule accuracy."""
     import pysbd
 
-    from tasks.segment import split_sentences
+    from proseflow.tasks.segment import split_sentences
 
     segmenter = pysbd.Segmenter(language="en", clean=False)
     split_sentences(WARMUP_TEXT)
@@ -166,11 +157,9 @@ def segment_bench(bodies: Sequence[str]) -> dict:
         "speedup": round(theirs / ours, 2) if ours else None,
         "target": TARGET_SPEEDUP,
     }
-    rules = golden_rules()
-    if rules:
-        result["golden_rules"] = len(rules)
-        result["segmenter_golden"] = exact_matches(split_sentences, rules)
-        result["pysbd_golden"] = exact_matches(segmenter.segment, rules)
+    result["golden_rules"] = len(GOLDEN_RULES)
+    result["segmenter_golden"] = exact_matches(split_sentences, GOLDEN_RULES)
+    result["pysbd_golden"] = exact_matches(segmenter.segment, GOLDEN_RULES)
     return result
 
 

@@ -55,9 +55,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/: processes, r
 from processes import run_measured  # noqa: E402
 from run import fresh, parse_summary, proseflow_cmd, timeout_for, with_error  # noqa: E402
 
-from tasks import near_duplicates  # noqa: E402
-from tasks.rejects import REASON_DUPLICATE  # noqa: E402
-from tasks.store.output import Output  # noqa: E402
+from proseflow.tasks import near_duplicates  # noqa: E402
+from proseflow.tasks.rejects import REASON_DUPLICATE  # noqa: E402
+from proseflow.tasks.store.output import Output  # noqa: E402
 
 POSITIVE_KINDS = ("outlet", "edited", "paragraph_added", "paragraph_removed", "truncated")
 NEGATIVE_KINDS = ("same_topic", "random")

@@ -20,7 +20,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.environment import QUIET_ENV
+from proseflow.flows.environment import QUIET_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -14,7 +14,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.schema import STAGES  # the keys of runs.stage_seconds
+from proseflow.tasks.schema import STAGES  # the keys of runs.stage_seconds
 
 # Scenario names: the report's row keys.
 NAIVE = "naive"

@@ -399,7 +399,7 @@ def profile_text(own: Counter, total: Counter, interval: float, top: int = 10) -
 
 def profile_child(out: Path, argv: list[str]) -> int:
     """Run `proseflow ARGV` here while sampling every thread; write the profile to `out`."""
-    from flows.cli import main as proseflow
+    from proseflow.flows.cli import main as proseflow
 
     own, total, stop_event = Counter(), Counter(), threading.Event()
     sampler = threading.Thread(target=sample_threads, args=(stop_event, own, total), daemon=True)
@@ -768,7 +768,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--profile-child"]:
-        sys.path.insert(0, str(REPO))
         return profile_child(Path(argv[1]), argv[3:])
     args = parse_args(argv)
     source = corpus_source(args)

@@ -46,8 +46,8 @@ def decoded_batch(refs: Sequence, config):
     """Read and decode `refs` as a read task does: (work rows to process, boilerplate lines)."""
     import pyarrow as pa
 
-    from tasks import batch, triage
-    from tasks.ingest import stage as ingest
+    from proseflow.tasks import batch, triage
+    from proseflow.tasks.ingest import stage as ingest
 
     raw, _ = ingest.read_inputs(refs, config)
     decoded = batch.decode(raw, config)
@@ -63,10 +63,9 @@ def decoded_batch(refs: Sequence, config):
 
 def measure(corpus: Path, n_docs: int) -> dict:
     """One repeat, in this process: ms/doc of ingest and of each processing stage on half B."""
-    sys.path.insert(0, str(REPO))
-    from tasks import batch
-    from tasks.config import PipelineConfig
-    from tasks.ingest import stage as ingest
+    from proseflow.tasks import batch
+    from proseflow.tasks.config import PipelineConfig
+    from proseflow.tasks.ingest import stage as ingest
 
     cpu = pin_to_one_cpu()
     config = PipelineConfig(workers=1)

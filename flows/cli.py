@@ -12,12 +12,19 @@ import threading
 import time
 from collections.abc import Sequence
 
-from flows import operate
-from flows.console import plural
-from flows.environment import quiet_environment
-from flows.options import add_output, add_pipeline_options, check_sources, config_from_args
-from tasks.config import PipelineConfig
-from tasks.errors import OutputError, ProseflowError, UsageError
+from proseflow.flows import operate
+from proseflow.flows.console import plural
+from proseflow.flows.environment import quiet_environment
+from proseflow.flows.options import (
+    add_output,
+    add_pipeline_options,
+    add_sources,
+    check_sources,
+    command,
+    config_from_args,
+)
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.errors import OutputError, ProseflowError, UsageError
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process Ctrl-C ended
 EXIT_TERMINATED = 143  # 128 + SIGTERM (flows.runtime.Terminated)
@@ -101,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from tasks.provenance import pipeline_version
+    from proseflow.tasks.provenance import pipeline_version
 
     return pipeline_version()
 
@@ -110,20 +117,19 @@ def _version() -> str:
 
 
 def _add_run(sub) -> None:
-    parser = sub.add_parser(
+    parser = command(
+        sub,
         "run",
+        cmd_run,
         help="run the pipeline on SOURCE... and commit the results",
         description="Run the proseflow flow on files, folders (recursive), globs or fsspec URLs, and "
         "commit documents/, rejects/, raw/, corpus_stats/, terms/ and a runs/ row to --output. Inputs "
         "already committed with the same pipeline fingerprint are skipped.",
     )
-    parser.add_argument(
-        "sources", nargs="+", metavar="SOURCE", help="file, folder, glob or fsspec URL"
-    )
+    add_sources(parser)
     add_output(parser)
     add_pipeline_options(parser)
     parser.add_argument("--json", action="store_true", help="print the run summary as JSON")
-    parser.set_defaults(handler=cmd_run)
 
 
 def execute(
@@ -134,9 +140,9 @@ def execute(
     Ctrl-C and SIGTERM stop it cleanly: the run is recorded as failed, its workers and its
     temporary API end, and the console shows the one line `main` prints.
     """
-    from flows.console import hide_tracebacks, silenced_while
-    from flows.runtime import keep_sigterm_handler, prefect_api, run_flow, stop_signals
-    from flows.state import preload_lexicons
+    from proseflow.flows.console import hide_tracebacks, silenced_while
+    from proseflow.flows.runtime import keep_sigterm_handler, prefect_api, run_flow, stop_signals
+    from proseflow.flows.state import preload_lexicons
 
     hide_tracebacks()
     # The interpreter's last collection would walk everything the run loaded (seconds on a busy
@@ -156,7 +162,7 @@ def execute(
 def cmd_run(args: argparse.Namespace) -> int:
     check_sources(args.sources)
     config = config_from_args(args)  # usage errors surface before Prefect is imported
-    from flows import reporting
+    from proseflow.flows import reporting
 
     reporting.terminal_bar = reporting.bar_wanted() and not args.json
     started = time.perf_counter()
@@ -198,8 +204,10 @@ def print_summary(summary: dict, seconds: float, as_json: bool) -> None:
 
 
 def _add_reprocess(sub) -> None:
-    parser = sub.add_parser(
+    parser = command(
+        sub,
         "reprocess",
+        cmd_reprocess,
         help="re-derive documents from raw/ with the current pipeline, or --verify them",
         description="Re-derive documents from the raw bytes stored in raw/ with the current pipeline "
         "(new rows only where the fingerprint changed). With --verify, recompute the committed documents "
@@ -214,16 +222,15 @@ def _add_reprocess(sub) -> None:
     )
     add_pipeline_options(parser)
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.set_defaults(handler=cmd_reprocess)
 
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
-    from tasks.store.output import Output
+    from proseflow.tasks.store.output import Output
 
     output = Output.open(args.output, create=False)
     config = config_from_args(args)
     if args.verify:
-        from flows.verify import print_report, verify
+        from proseflow.flows.verify import print_report, verify
 
         report = verify(output, config, args.run)
         print_report(report, args.json)
@@ -238,19 +245,20 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
 
 
 def _add_runs(sub) -> None:
-    parser = sub.add_parser(
+    parser = command(
+        sub,
         "runs",
+        cmd_runs,
         help="list the runs recorded in an output",
         description="List the runs of an output folder, oldest first: id, name, start, status, counts "
         "and pipeline fingerprint.",
     )
     add_output(parser)
     parser.add_argument("--json", action="store_true", help="print every runs column as JSON lines")
-    parser.set_defaults(handler=cmd_runs)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from tasks.store.output import Output
+    from proseflow.tasks.store.output import Output
 
     runs = Output.open(args.output, create=False).read("runs").sort_by("started_at").to_pylist()
     if args.json:
@@ -305,20 +313,21 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _add_catalog(sub) -> None:
-    parser = sub.add_parser(
+    parser = command(
+        sub,
         "catalog",
+        cmd_catalog,
         help="finish interrupted commits and rebuild the DuckDB catalog (proseflow.duckdb)",
         description="Rebuild OUTPUT/proseflow.duckdb: views documents (newest per doc_id), documents_all, "
         "rejects, runs, raw (without bytes), corpus_stats and terms over the Parquet files.",
     )
     add_output(parser)
-    parser.set_defaults(handler=cmd_catalog)
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    from tasks import catalog
-    from tasks.store.lock import locked
-    from tasks.store.output import Output
+    from proseflow.tasks import catalog
+    from proseflow.tasks.store.lock import locked
+    from proseflow.tasks.store.output import Output
 
     output = Output.open(args.output, create=False)
     with locked(output, "catalog"):
@@ -330,8 +339,10 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def _add_report(sub) -> None:
-    parser = sub.add_parser(
+    parser = command(
+        sub,
         "report",
+        cmd_report,
         help="write (or rewrite) the HTML report of a committed run",
         description="Write OUTPUT/reports/run-<run_id>.html for a committed run (default: the last "
         "completed one): distributions per collection, rejects, cleaning steps, languages, "
@@ -340,12 +351,11 @@ def _add_report(sub) -> None:
     )
     parser.add_argument("--run", metavar="RUN_ID", help="the run to report (see `proseflow runs`)")
     add_output(parser)
-    parser.set_defaults(handler=cmd_report)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from tasks.run_report import rewrite
-    from tasks.store.output import Output
+    from proseflow.tasks.run_report import rewrite
+    from proseflow.tasks.store.output import Output
 
     path, built = rewrite(Output.open(args.output, create=False), args.run)
     print(f"proseflow: report in {path}")
@@ -355,8 +365,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _add_sql(sub) -> None:
-    parser = sub.add_parser(
+    parser = command(
+        sub,
         "sql",
+        cmd_sql,
         help="query the outputs with DuckDB SQL (the catalog's views)",
         description="Run one SQL query on OUTPUT/proseflow.duckdb, read-only: the views documents, "
         "documents_all, rejects, runs, raw, corpus_stats and terms. Prints a table, or JSON lines.",
@@ -364,13 +376,12 @@ def _add_sql(sub) -> None:
     parser.add_argument("query", metavar="QUERY", help="one SQL statement, e.g. 'FROM runs'")
     add_output(parser)
     parser.add_argument("--json", action="store_true", help="print each row as a JSON object")
-    parser.set_defaults(handler=cmd_sql)
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
-    from tasks.store.output import Output
+    from proseflow.tasks.store.output import Output
 
     path = Output.open(args.output, create=False).catalog_path
     if not path.is_file():
@@ -395,16 +406,17 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 
 def _add_schema(sub) -> None:
-    parser = sub.add_parser(
+    command(
+        sub,
         "schema",
+        cmd_schema,
         help="print the data dictionary of every dataset",
         description="Print the data dictionary (every dataset, column, type and description) as Markdown.",
     )
-    parser.set_defaults(handler=cmd_schema)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from tasks.schema import data_dictionary_markdown
+    from proseflow.tasks.schema import data_dictionary_markdown
 
     print(data_dictionary_markdown())
     return 0

@@ -15,11 +15,12 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote  # run state: not for Prefect to walk
 
-from flows import reporting
-from flows.prefect_tasks import (
+from proseflow.flows import reporting
+from proseflow.flows.prefect_tasks import (
     RETRIED,
     BatchReport,
     ReadReport,
@@ -29,13 +30,13 @@ from flows.prefect_tasks import (
     read_stored,
     read_work,
 )
-from flows.state import RunState, Stopwatch
-from tasks import catalog, links, run_report, triage
-from tasks import stats as stats_stage
-from tasks.config import PipelineConfig
-from tasks.errors import UsageError
-from tasks.schema import DOCUMENTS, NUMERIC_COLUMNS
-from tasks.store.output import Output
+from proseflow.flows.state import RunState, Stopwatch
+from proseflow.tasks import catalog, links, run_report, triage
+from proseflow.tasks import stats as stats_stage
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.errors import UsageError
+from proseflow.tasks.schema import DOCUMENTS, NUMERIC_COLUMNS
+from proseflow.tasks.store.output import Output
 
 FROM_RAW_ALL = "*"
 
@@ -72,6 +73,7 @@ def pipeline(
         for report in process_all(state, reads, verdicts, boilerplate):
             state.fold_batch(report)
             reporting.batch_done(state, report)
+        release_workers()
         summary = commit(state)
     except BaseException as exc:
         stop_tasks()
@@ -319,12 +321,22 @@ def staged_documents(state: RunState) -> pa.Table | ds.Dataset:
 
 def stop_tasks() -> None:
     """Cancel queued batch tasks and wait for running ones, so none writes after staging is gone."""
-    from prefect.context import FlowRunContext
-
-    context = FlowRunContext.get()
-    cancel = getattr(context.task_runner, "cancel_all", None) if context else None
+    cancel = getattr(_task_runner(), "cancel_all", None)
     if cancel is not None:
         cancel()
+
+
+def release_workers() -> None:
+    """End the worker processes once every batch is back: what follows runs in this process, and
+    idle workers would only hold their memory through the commit (see ProcessPool.release)."""
+    release = getattr(_task_runner(), "release", None)
+    if release is not None:
+        release()
+
+
+def _task_runner():
+    context = FlowRunContext.get()
+    return context.task_runner if context else None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from flows.environment import quiet_environment
-from flows.options import add_output, add_pipeline_options, check_sources, config_from_args
+from proseflow.flows import options
+from proseflow.flows.environment import quiet_environment
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
@@ -28,8 +28,10 @@ def add_commands(sub) -> None:
 
 
 def _add_server(sub) -> None:
-    parser = sub.add_parser(
+    parser = options.command(
+        sub,
         "server",
+        cmd_server,
         help="start a local Prefect server and UI",
         description="Start a local Prefect server with its UI on HOST:PORT; its database lives in "
         "PREFECT_HOME (default: ./.prefect). Stop it with Ctrl-C.",
@@ -40,7 +42,6 @@ def _add_server(sub) -> None:
     parser.add_argument(
         "--host", default=DEFAULT_HOST, help=f"address to bind (default: {DEFAULT_HOST})"
     )
-    parser.set_defaults(handler=cmd_server)
 
 
 def api_url(host: str, port: int) -> str:
@@ -128,16 +129,16 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 def _add_serve(sub) -> None:
-    parser = sub.add_parser(
+    parser = options.command(
+        sub,
         "serve",
+        cmd_serve,
         help="serve the pipeline on SOURCE... on a schedule (needs a Prefect server)",
         description="Create a deployment of the proseflow flow on SOURCE... with a cron or interval "
         "schedule and run its scheduled runs in this process until Ctrl-C (which pauses the schedule). "
         "Needs PREFECT_API_URL pointing at a running server (`proseflow server`).",
     )
-    parser.add_argument(
-        "sources", nargs="+", metavar="SOURCE", help="file, folder, glob or fsspec URL"
-    )
+    options.add_sources(parser)
     when = parser.add_mutually_exclusive_group(required=True)
     when.add_argument("--cron", metavar="EXPR", help="cron schedule, e.g. '0 * * * *' (hourly)")
     when.add_argument(
@@ -148,9 +149,8 @@ def _add_serve(sub) -> None:
         metavar="N",
         help="deployment name (default: named after the source, as its runs are: `seeds`, `news+2`)",
     )
-    add_output(parser)
-    add_pipeline_options(parser)
-    parser.set_defaults(handler=cmd_serve)
+    options.add_output(parser)
+    options.add_pipeline_options(parser)
 
 
 def _seconds(text: str) -> float:
@@ -164,13 +164,13 @@ def _seconds(text: str) -> float:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from flows.flow import source_label
-    from flows.runtime import require_api_server, serve_flow
-    from flows.state import absolute
+    from proseflow.flows.flow import source_label
+    from proseflow.flows.runtime import require_api_server, serve_flow
+    from proseflow.flows.state import absolute
 
     require_api_server()
-    check_sources(args.sources)
-    config = config_from_args(args)
+    options.check_sources(args.sources)
+    config = options.config_from_args(args)
     # Runs of a deployment start in another working directory's child: store absolute paths.
     sources = [absolute(source) for source in args.sources]
     output = absolute(args.output)

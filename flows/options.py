@@ -16,13 +16,26 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tasks.config import PipelineConfig
-from tasks.errors import SourceError, UsageError
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.errors import SourceError, UsageError
 
 GROUPS = {
     True: "what is computed (part of the pipeline fingerprint)",
     False: "how it runs (never changes a value)",
 }
+
+
+def command(sub, name: str, handler, help: str, description: str) -> argparse.ArgumentParser:
+    """The parser of subcommand NAME, which runs HANDLER(args)."""
+    parser = sub.add_parser(name, help=help, description=description)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def add_sources(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="file, folder, glob or fsspec URL"
+    )
 
 
 def add_output(parser: argparse.ArgumentParser) -> None:
@@ -109,7 +122,7 @@ def read_patterns(path: str) -> tuple[str, ...]:
 def check_sources(sources: Sequence[str]) -> None:
     """Fail fast, before any flow starts, on a local SOURCE that does not exist or holds no input."""
     # Imported when a run is about to start: --help and usage errors stay instant.
-    from tasks.ingest.sources import INPUT_NAMES, holds_input
+    from proseflow.tasks.ingest.sources import INPUT_NAMES, holds_input
 
     for source in sources:
         if "://" in source:

@@ -22,14 +22,14 @@ import pyarrow.ipc as ipc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import batch as chain
-from tasks.config import PipelineConfig
-from tasks.ingest import stage as ingest_stage
-from tasks.rejects import rejects_table
-from tasks.schema import RAW
-from tasks.store.files import release_memory, stage_part, stamp_run, utc_now
-from tasks.store.output import Output
-from tasks.store.space import space_for
+from proseflow.tasks import batch as chain
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.ingest import stage as ingest_stage
+from proseflow.tasks.rejects import rejects_table
+from proseflow.tasks.schema import RAW
+from proseflow.tasks.store.files import release_memory, stage_part, stamp_run, utc_now
+from proseflow.tasks.store.output import Output
+from proseflow.tasks.store.space import space_for
 
 WORK_OPTIONS = ipc.IpcWriteOptions(compression="zstd")  # work files hold text: ~3x smaller
 

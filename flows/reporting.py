@@ -19,12 +19,12 @@ from prefect.artifacts import (
 )
 from prefect.events import emit_event
 
-from flows.console import plural
-from flows.state import RunState
-from tasks.run_report import Report
-from tasks.schema import STAGES
-from tasks.stats import collection_summary
-from tasks.store.layout import REPORTS, report_file
+from proseflow.flows.console import plural
+from proseflow.flows.state import RunState
+from proseflow.tasks.run_report import Report
+from proseflow.tasks.schema import STAGES
+from proseflow.tasks.stats import collection_summary
+from proseflow.tasks.store.layout import REPORTS, report_file
 
 EVENT = "proseflow.dataset.committed"
 DRIFT_EVENT = "proseflow.drift.detected"

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
-from tasks.config import PipelineConfig
-from tasks.errors import UsageError
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.errors import ProseflowError, UsageError
 
 TAG_PREFIX = "proseflow-"
 # Prefect waits 20 s for its temporary API; on a busy machine it takes longer than that to start.
@@ -26,8 +26,8 @@ CALLBACK_WRAPPERS = ("pydantic", "pydantic_core")
 # Finalizers the garbage collector runs: an exception raised in one is printed as "Exception ignored"
 # and lost, and the resource it releases stays half released.
 FINALIZERS = {("multiprocessing.util", "__call__"), ("weakref", "__call__")}
-# A worker's batch runs the code of these packages; an exception raised there ends the batch.
-STAGE_MODULES = ("flows", "tasks")
+# A worker's batch runs the code of this package; an exception raised there ends the batch.
+STAGE_MODULES = ("proseflow",)
 # The function of Prefect's process pool that runs a task in a worker (Prefect 3.9).
 TASK_IN_WORKER = "_run_task_in_subprocess"
 # The flow process's request to stop a batch: ignored by default, so harmless to a worker that
@@ -73,6 +73,17 @@ class ProcessPool(ProcessPoolTaskRunner):
     """
 
     STOP_GRACE = 5.0
+
+    def release(self) -> None:
+        """End the worker processes, their batches all done; this runner takes no more tasks.
+
+        Called when the map phases are over: from there on the flow process works alone, and two
+        idle workers would hold some 800 MB through the commit, the run's peak of memory.
+        """
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        self._stop_message_forwarding()
 
     def cancel_all(self) -> None:
         if self._executor is None:
@@ -133,7 +144,7 @@ def quiet_worker() -> None:
     """
     from multiprocessing.util import Finalize
 
-    from flows.console import hide_tracebacks, silence_when
+    from proseflow.flows.console import hide_tracebacks, silence_when
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -295,8 +306,8 @@ def in_modules(frame, packages: tuple[str, ...]) -> bool:
 
 def run_tags(sources: Sequence[str], from_raw: str | None = None) -> list[str]:
     """The tags of a run: what it reads and which proseflow ran it."""
-    from flows.flow import source_label
-    from tasks.provenance import pipeline_version
+    from proseflow.flows.flow import source_label
+    from proseflow.tasks.provenance import pipeline_version
 
     return [source_label(list(sources), from_raw), version_tag(pipeline_version())]
 
@@ -312,7 +323,7 @@ def run_flow(
     """Run the pipeline flow with the configured task runner and tags, and return its summary."""
     from prefect import tags
 
-    from flows.flow import pipeline
+    from proseflow.flows.flow import pipeline
 
     flow = pipeline.with_options(task_runner=task_runner(config))
     with tags(*run_tags(sources, from_raw)):
@@ -403,8 +414,6 @@ class TemporaryApi:
                 raise self.start_error(timeout)
 
     def start_error(self, timeout: float):
-        from tasks.errors import ProseflowError
-
         code = self.process.poll() if self.process else None
         ended = "did not answer" if code is None else f"exited with code {code}"
         self.log.seek(0)
@@ -587,7 +596,7 @@ def serve_flow(
     interval: float | None = None,
 ) -> None:
     """Serve the pipeline as deployment NAME on a cron or interval schedule until interrupted."""
-    from flows.flow import pipeline
+    from proseflow.flows.flow import pipeline
 
     require_api_server()
     flow = pipeline.with_options(task_runner=task_runner(config))

@@ -13,18 +13,18 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from flows.prefect_tasks import BatchReport, BatchTarget, ReadReport
-from tasks.config import PipelineConfig, canonical_json
-from tasks.provenance import all_versions, pipeline_fingerprint, pipeline_version
-from tasks.run_report import Report
-from tasks.schema import RUNS, SCHEMA_VERSION, STAGES
-from tasks.stats import TERMS_PARTIAL
-from tasks.store.commit import Staging, recover, write_runs_row
-from tasks.store.committed import CommittedIndex
-from tasks.store.files import stamp_run, utc_now
-from tasks.store.lock import RunLock
-from tasks.store.output import Output
-from tasks.triage import Verdicts
+from proseflow.flows.prefect_tasks import BatchReport, BatchTarget, ReadReport
+from proseflow.tasks.config import PipelineConfig, canonical_json
+from proseflow.tasks.provenance import all_versions, pipeline_fingerprint, pipeline_version
+from proseflow.tasks.run_report import Report
+from proseflow.tasks.schema import RUNS, SCHEMA_VERSION, STAGES
+from proseflow.tasks.stats import TERMS_PARTIAL
+from proseflow.tasks.store.commit import Staging, recover, write_runs_row
+from proseflow.tasks.store.committed import CommittedIndex
+from proseflow.tasks.store.files import stamp_run, utc_now
+from proseflow.tasks.store.lock import RunLock
+from proseflow.tasks.store.output import Output
+from proseflow.tasks.triage import Verdicts
 
 
 @dataclass
@@ -197,7 +197,7 @@ def preload_lexicons() -> None:
     """
 
     def load() -> None:
-        from tasks import languages, readability
+        from proseflow.tasks import languages, readability
 
         languages.detect_languages(["proseflow loads its language model."] * languages.MIN_BATCH)
         readability.score_text("proseflow loads its word lists.", "en")

@@ -9,16 +9,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from flows.flow import run_doc_ids
-from flows.prefect_tasks import stored_raw
-from tasks import batch as chain
-from tasks import triage
-from tasks.config import PipelineConfig
-from tasks.provenance import pipeline_fingerprint
-from tasks.rejects import rejects_table
-from tasks.schema import DERIVED_COLUMNS
-from tasks.store.committed import CommittedIndex
-from tasks.store.output import Output
+from proseflow.flows.flow import run_doc_ids
+from proseflow.flows.prefect_tasks import stored_raw
+from proseflow.tasks import batch as chain
+from proseflow.tasks import triage
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.provenance import pipeline_fingerprint
+from proseflow.tasks.rejects import rejects_table
+from proseflow.tasks.schema import DERIVED_COLUMNS
+from proseflow.tasks.store.committed import CommittedIndex
+from proseflow.tasks.store.output import Output
 
 SHOWN_DIFFERENCES = 20
 COMPARED = [c for c in DERIVED_COLUMNS if c != "pipeline_fingerprint"]

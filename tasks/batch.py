@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from tasks import near_duplicates, readability, stats
-from tasks.clean import stage as clean_stage
-from tasks.clean.repeated import doc_line_keys
-from tasks.config import PipelineConfig
-from tasks.ingest import stage as ingest_stage
-from tasks.rejects import REASON_ERROR, error_detail, reject_row, rejects_table
+from proseflow.tasks import near_duplicates, readability, stats
+from proseflow.tasks.clean import stage as clean_stage
+from proseflow.tasks.clean.repeated import doc_line_keys
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.ingest import stage as ingest_stage
+from proseflow.tasks.rejects import REASON_ERROR, error_detail, reject_row, rejects_table
 
 # One row per document read: what the triage needs to know about it, and no text.
 TRIAGE_ROWS = pa.schema(

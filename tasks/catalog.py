@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from tasks.schema import DATASETS
-from tasks.store.commit import recover
-from tasks.store.files import replacing
-from tasks.store.output import Output
+from proseflow.tasks.schema import DATASETS
+from proseflow.tasks.store.commit import recover
+from proseflow.tasks.store.files import replacing
+from proseflow.tasks.store.output import Output
 
 DUCKDB_TYPES = {
     pa.string(): "VARCHAR",

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasks.errors import UsageError
+from proseflow.tasks.errors import UsageError
 
 READABILITY_MODES = ("textstat", "published")
 RUNNERS = ("local", "process", "dask")
@@ -171,7 +171,7 @@ class PipelineConfig:
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.language is not None:
-            from tasks.languages import normalize_locale
+            from proseflow.tasks.languages import normalize_locale
 
             # Frozen: the canonical locale is set once, so parameters and fingerprint record it.
             object.__setattr__(self, "language", normalize_locale(self.language))

@@ -46,8 +46,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.schema import NUMERIC_COLUMNS
-from tasks.stats import ALL_COLLECTIONS
+from proseflow.tasks.schema import DRIFT, NUMERIC_COLUMNS
+from proseflow.tasks.stats import ALL_COLLECTIONS
 
 PSI_THRESHOLD = 0.2
 NULL_SHARE_CHANGE = 0.1
@@ -64,30 +64,6 @@ MAX_VALUES = 10_000
 DECILES = np.linspace(0.1, 0.9, 9)
 
 
-def _describe(name: str, type_: pa.DataType, description: str) -> pa.Field:
-    return pa.field(name, type_, metadata={"description": description})
-
-
-DRIFT_SCHEMA = pa.schema(
-    [
-        _describe("collection", pa.string(), "Collection, or '*' for all documents."),
-        _describe(
-            "column", pa.string(), "Numeric column of documents, or '(reject rate)' for rejects."
-        ),
-        _describe("n_previous", pa.int64(), "Documents of the previous run (reject rate: inputs)."),
-        _describe("n_current", pa.int64(), "Documents of this run (reject rate: inputs)."),
-        _describe("psi", pa.float64(), "PSI of the non-null values (at most 10,000 per side)."),
-        _describe("mean_previous", pa.float64(), "Mean of the previous run's non-null values."),
-        _describe("mean_current", pa.float64(), "Mean of this run's non-null values."),
-        _describe("mean_change", pa.float64(), "(mean_current - mean_previous) / |mean_previous|."),
-        _describe("null_share_previous", pa.float64(), "Share of null values, previous run."),
-        _describe("null_share_current", pa.float64(), "Share of null values, this run."),
-        _describe("flagged", pa.bool_(), "Whether the change is over its threshold and noise."),
-        _describe("reason", pa.string(), "Why flagged, or why not judged; null otherwise."),
-    ]
-)
-
-
 def compare(
     previous: pa.Table,
     current: pa.Table,
@@ -95,7 +71,7 @@ def compare(
     previous_rejects: dict[str, int] | None = None,
     current_rejects: dict[str, int] | None = None,
 ) -> pa.Table:
-    """DRIFT_SCHEMA rows: per collection ('*' last), one per column present on both sides, then
+    """DRIFT rows: per collection ('*' last), one per column present on both sides, then
     one reject-rate row when both sides' reject counts are given."""
     names = [c for c in columns if c in previous.column_names and c in current.column_names]
     before, after = _sides(previous, names), _sides(current, names)
@@ -111,7 +87,7 @@ def compare(
         )
         if with_rejects:
             rows.append(_reject_row(collection, before, after, previous_rejects, current_rejects))
-    return pa.Table.from_pylist(rows, schema=DRIFT_SCHEMA)
+    return pa.Table.from_pylist(rows, schema=DRIFT)
 
 
 def summary(drift: pa.Table) -> list[dict]:
@@ -376,7 +352,7 @@ def _reject_row(
     ):
         flagged, reason = True, f"reject rate {rate_before:.3f} -> {rate_after:.3f}"
     return {
-        **dict.fromkeys(DRIFT_SCHEMA.names),
+        **dict.fromkeys(DRIFT.names),
         "collection": collection,
         "column": REJECT_RATE,
         "n_previous": n_before,

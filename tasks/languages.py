@@ -82,7 +82,7 @@ def normalize_locale(value: str) -> str:
 
     A region must name one of Pyphen's dictionaries (its hyphenation patterns are all it changes).
     """
-    from tasks.errors import UsageError
+    from proseflow.tasks.errors import UsageError
 
     match = _LOCALE.match(value.strip())
     code = match.group(1).lower() if match else None

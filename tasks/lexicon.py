@@ -19,7 +19,7 @@ from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
 
-from tasks.store.files import write_atomically
+from proseflow.tasks.store.files import write_atomically
 
 CACHE_ENV = "PROSEFLOW_NLTK_DATA"
 DEFAULT_CACHE = Path("~/.cache/proseflow/nltk_data")

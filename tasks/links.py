@@ -14,10 +14,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from tasks import near_duplicates
-from tasks.schema import NEAR_DUPLICATES, SIGNATURES
-from tasks.store.files import read_files
-from tasks.store.output import Output
+from proseflow.tasks import near_duplicates
+from proseflow.tasks.schema import NEAR_DUPLICATES, SIGNATURES
+from proseflow.tasks.store.files import read_files
+from proseflow.tasks.store.output import Output
 
 COLUMNS = ["doc_id", "collection", "signature"]
 

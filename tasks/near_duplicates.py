@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import rensa
 
-from tasks import config
+from proseflow.tasks import config
 
 NUM_PERM = 128
 SEED = 1
@@ -233,12 +233,12 @@ def _documents(
         raise ValueError(f"doc_ids has {ids.null_count} null values; every row needs a doc_id")
     matrix, present = _signature_matrix(sigs)
     order = _canonical_order(ids, matrix, present)
-    ids, matrix, present = ids.take(order), matrix[order], present[order]
+    ids = ids.take(order)
     first = np.ones(len(ids), dtype=bool)
     if len(ids) > 1:
         first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
-    keep = np.flatnonzero(first & present)
-    return ids.take(keep), matrix[keep]
+    keep = np.flatnonzero(first & present[order])
+    return ids.take(keep), matrix[order[keep]]  # one copy of the matrix, in its final order
 
 
 def _combined(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -260,6 +260,8 @@ def _signature_matrix(sigs: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     values = sigs.flatten()  # the slots of non-null signatures only
     if values.null_count:
         values = pc.fill_null(values, 0)
+    if not sigs.null_count:  # a read-only view of the Arrow buffer: no copy of every signature
+        return values.to_numpy().reshape(-1, NUM_PERM), present
     matrix = np.zeros((len(sigs), NUM_PERM), dtype=np.uint32)
     matrix[present] = values.to_numpy().reshape(-1, NUM_PERM)
     return matrix, present

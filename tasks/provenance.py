@@ -7,8 +7,8 @@ import platform
 from functools import cache
 from importlib import metadata
 
-from tasks.config import PipelineConfig, canonical_json
-from tasks.schema import SCHEMA_VERSION
+from proseflow.tasks.config import PipelineConfig, canonical_json
+from proseflow.tasks.schema import SCHEMA_VERSION
 
 # Distributions whose version can change an output value: they are part of the fingerprint.
 VALUE_LIBRARIES = (

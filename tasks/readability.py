@@ -34,9 +34,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from tasks import lexicon, schema
-from tasks.config import PipelineConfig
-from tasks.languages import detect_languages, language_code, scoring_locale
+from proseflow.tasks import lexicon, schema
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.languages import detect_languages, language_code, scoring_locale
 
 Scores = dict[str, Any]
 
@@ -305,17 +305,25 @@ def _ease_grade(score: float) -> list[int]:
     return [13]
 
 
+# The scores textstat's text_standard votes with, in its order (which breaks ties): Flesch reading
+# ease through its grade table, the others as grades.
+TEXT_STANDARD_SCORES = (
+    "flesch_kincaid_grade",
+    "flesch_reading_ease",
+    "smog_index",
+    "coleman_liau_index",
+    "automated_readability_index",
+    "dale_chall_readability_score",
+    "linsear_write_formula",
+    "gunning_fog",
+)
+
+
 def text_standard(s: Scores) -> float:
     """textstat's consensus grade over eight formulas, clamped to 1..18 like text_standard does."""
-    grade = _grades(s["flesch_kincaid_grade"]) + _ease_grade(s["flesch_reading_ease"])
-    for name in (
-        "smog_index",
-        "coleman_liau_index",
-        "automated_readability_index",
-        "dale_chall_readability_score",
-        "linsear_write_formula",
-        "gunning_fog",
-    ):
+    kincaid, ease, *others = TEXT_STANDARD_SCORES
+    grade = _grades(s[kincaid]) + _ease_grade(s[ease])
+    for name in others:
         grade += _grades(s[name])
     # The most frequent grade, the first of them on a tie (as Counter.most_common(1) picks it).
     consensus = float(max(grade, key=grade.count))
@@ -476,7 +484,7 @@ def published_scores(text: str, c: Counts, lang: Language) -> Scores:
     30-sentence normalisation on any number of sentences. Words, syllables and easy words are
     textstat's.
     """
-    from tasks.segment import split_sentences
+    from proseflow.tasks.segment import split_sentences
 
     c = replace(
         c,

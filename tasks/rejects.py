@@ -11,8 +11,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from tasks import schema
-from tasks.ingest.uris import safe_text
+from proseflow.tasks import schema
+from proseflow.tasks.ingest.uris import safe_text
 
 REASON_EMPTY = "empty"
 REASON_BINARY = "binary"

@@ -29,15 +29,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.drift import (
+from proseflow.tasks.drift import (
     MIN_DOCUMENTS,
     NULL_SHARE_CHANGE,
     PSI_THRESHOLD,
     REJECT_RATE,
     REJECT_RATE_CHANGE,
 )
-from tasks.drift import summary as drift_summary
-from tasks.stats import ALL_COLLECTIONS
+from proseflow.tasks.drift import summary as drift_summary
+from proseflow.tasks.stats import ALL_COLLECTIONS
 
 CHART_COLUMNS = (
     "flesch_reading_ease",

@@ -17,13 +17,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from tasks import drift as drift_stage
-from tasks import links, report
-from tasks.errors import UsageError
-from tasks.schema import DOCUMENTS, REJECTS
-from tasks.store.files import read_files, write_text
-from tasks.store.layout import REPORTS, report_file
-from tasks.store.output import Output
+from proseflow.tasks import drift as drift_stage
+from proseflow.tasks import links, report
+from proseflow.tasks.errors import UsageError
+from proseflow.tasks.schema import DOCUMENTS, REJECTS
+from proseflow.tasks.store.files import read_files, write_text
+from proseflow.tasks.store.layout import REPORTS, report_file
+from proseflow.tasks.store.output import Output
 
 # What the report reads of `documents`: the charts, the drift columns, languages, cleaning steps.
 DOCUMENT_COLUMNS = list(

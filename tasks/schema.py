@@ -29,6 +29,10 @@ def _field(name: str, type_: pa.DataType, description: str, nullable: bool = Tru
     return pa.field(name, type_, nullable=nullable, metadata={DESCRIPTION: description.encode()})
 
 
+def _required(name: str, type_: pa.DataType, description: str) -> pa.Field:
+    return _field(name, type_, description, nullable=False)
+
+
 def _float(name: str, description: str) -> pa.Field:
     return _field(name, pa.float64(), description)
 
@@ -40,17 +44,16 @@ def _int(name: str, description: str) -> pa.Field:
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 RUN_FIELDS = [
-    _field("run_id", pa.string(), "Prefect flow run id of the run that wrote the row.", False),
-    _field(
+    _required("run_id", pa.string(), "Prefect flow run id of the run that wrote the row."),
+    _required(
         "pipeline_fingerprint",
         pa.string(),
         "Hash of pipeline version, value-changing configuration, schema version and library versions.",
-        False,
     ),
 ]
 
 IDENTITY_FIELDS = [
-    _field("doc_id", pa.string(), "sha256 hex digest of the raw input bytes.", False),
+    _required("doc_id", pa.string(), "sha256 hex digest of the raw input bytes."),
     _field(
         "source_uri",
         pa.string(),
@@ -224,23 +227,20 @@ DOCUMENTS = pa.schema(
     + COUNT_FIELDS
     + STAT_FIELDS
     + RUN_FIELDS
-    + [_field("processed_at", TIMESTAMP, "When the row was computed (UTC).", False)]
+    + [_required("processed_at", TIMESTAMP, "When the row was computed (UTC).")]
 )
 
 REJECTS = pa.schema(
     [
-        _field("source_uri", pa.string(), "Where the input was read from.", False),
+        _required("source_uri", pa.string(), "Where the input was read from."),
         _field("collection", pa.string(), "Parent folder relative to SOURCE ('' at top)."),
         _field(
             "doc_id", pa.string(), "sha256 of the raw bytes when they could be read, else null."
         ),
-        _field(
-            "reason",
-            pa.string(),
-            "Stable reason code: empty, binary, undecodable, too_large, ...",
-            False,
+        _required(
+            "reason", pa.string(), "Stable reason code: empty, binary, undecodable, too_large, ..."
         ),
-        _field("detail", pa.string(), "Human-readable explanation.", False),
+        _required("detail", pa.string(), "Human-readable explanation."),
         _field("n_bytes", pa.int64(), "Size of the input in bytes when known."),
         RUN_FIELDS[0],
         RUN_FIELDS[1],
@@ -249,56 +249,51 @@ REJECTS = pa.schema(
 
 RAW = pa.schema(
     [
-        _field("doc_id", pa.string(), "sha256 hex digest of `content`.", False),
-        _field("content", pa.binary(), "The raw input bytes, exactly as read.", False),
-        _field("n_bytes", pa.int64(), "Length of `content`.", False),
-        _field("format", pa.string(), "Input format the bytes were read as.", False),
-        _field("source_uri", pa.string(), "Where the bytes were first seen.", False),
-        _field("collection", pa.string(), "Collection of the first source.", False),
-        _field("first_seen_at", TIMESTAMP, "When the bytes were first stored (UTC).", False),
-        _field("run_id", pa.string(), "Run that first stored the bytes.", False),
+        _required("doc_id", pa.string(), "sha256 hex digest of `content`."),
+        _required("content", pa.binary(), "The raw input bytes, exactly as read."),
+        _required("n_bytes", pa.int64(), "Length of `content`."),
+        _required("format", pa.string(), "Input format the bytes were read as."),
+        _required("source_uri", pa.string(), "Where the bytes were first seen."),
+        _required("collection", pa.string(), "Collection of the first source."),
+        _required("first_seen_at", TIMESTAMP, "When the bytes were first stored (UTC)."),
+        _required("run_id", pa.string(), "Run that first stored the bytes."),
     ]
 )
 
 RUNS = pa.schema(
     [
-        _field("run_id", pa.string(), "Prefect flow run id.", False),
+        _required("run_id", pa.string(), "Prefect flow run id."),
         _field("flow_run_name", pa.string(), "Prefect flow run name."),
-        _field("started_at", TIMESTAMP, "Run start (UTC).", False),
-        _field("finished_at", TIMESTAMP, "Run end (UTC).", False),
-        _field("status", pa.string(), "completed or failed.", False),
-        _field(
+        _required("started_at", TIMESTAMP, "Run start (UTC)."),
+        _required("finished_at", TIMESTAMP, "Run end (UTC)."),
+        _required("status", pa.string(), "completed or failed."),
+        _required(
             "source",
             pa.string(),
             "The SOURCE arguments, JSON list: URLs as given, local paths absolute.",
-            False,
         ),
-        _field("parameters", pa.string(), "Effective configuration, canonical JSON.", False),
-        _field("pipeline_version", pa.string(), "proseflow version.", False),
-        _field("pipeline_fingerprint", pa.string(), "See documents.pipeline_fingerprint.", False),
-        _field("schema_version", pa.string(), "Version of these schemas.", False),
+        _required("parameters", pa.string(), "Effective configuration, canonical JSON."),
+        _required("pipeline_version", pa.string(), "proseflow version."),
+        _required("pipeline_fingerprint", pa.string(), "See documents.pipeline_fingerprint."),
+        _required("schema_version", pa.string(), "Version of these schemas."),
         _field(
             "versions",
             pa.string(),
             "Library versions (python, prefect, pyarrow, textstat, ...), JSON.",
             False,
         ),
-        _field("n_inputs", pa.int64(), "Inputs discovered: documents + rejects + skipped.", False),
-        _field("n_documents", pa.int64(), "Document rows committed by the run.", False),
-        _field("n_rejects", pa.int64(), "Reject rows committed by the run.", False),
-        _field(
-            "n_skipped", pa.int64(), "Inputs already committed with the same fingerprint.", False
-        ),
+        _required("n_inputs", pa.int64(), "Inputs discovered: documents + rejects + skipped."),
+        _required("n_documents", pa.int64(), "Document rows committed by the run."),
+        _required("n_rejects", pa.int64(), "Reject rows committed by the run."),
+        _required("n_skipped", pa.int64(), "Inputs already committed with the same fingerprint."),
         _field(
             "n_ignored",
             pa.int64(),
             "Files under SOURCE that are not inputs (other extensions).",
             False,
         ),
-        _field(
-            "clean_ops", pa.string(), "Documents changed per cleaning step, JSON object.", False
-        ),
-        _field("stage_seconds", pa.string(), "Seconds spent in each stage, JSON object.", False),
+        _required("clean_ops", pa.string(), "Documents changed per cleaning step, JSON object."),
+        _required("stage_seconds", pa.string(), "Seconds spent in each stage, JSON object."),
         _field("error", pa.string(), "Why a failed run failed; null when completed."),
     ]
 )
@@ -313,12 +308,11 @@ CORPUS_STATS = pa.schema(
             "Collection, or '*' for all documents of the run (only when it has several collections).",
             False,
         ),
-        _field("metric", pa.string(), "Numeric column of `documents` summarised.", False),
-        _field(
+        _required("metric", pa.string(), "Numeric column of `documents` summarised."),
+        _required(
             "unique_only",
             pa.bool_(),
             "false: all the run's documents; true: without near-duplicates of another document.",
-            False,
         ),
         _int("count", "Non-null values."),
         _int("nulls", "Null values."),
@@ -345,7 +339,7 @@ TERMS = pa.schema(
             False,
         ),
         _int("rank", "1 for the most frequent term of the collection."),
-        _field("term", pa.string(), "Lower-cased word, stopwords excluded.", False),
+        _required("term", pa.string(), "Lower-cased word, stopwords excluded."),
         _int("document_frequency", "Documents of the collection containing the term."),
         _int("term_frequency", "Occurrences of the term in the collection."),
     ]
@@ -353,8 +347,8 @@ TERMS = pa.schema(
 
 SIGNATURES = pa.schema(
     [
-        _field("doc_id", pa.string(), "The document's doc_id.", False),
-        _field("collection", pa.string(), "The document's collection.", False),
+        _required("doc_id", pa.string(), "The document's doc_id."),
+        _required("collection", pa.string(), "The document's collection."),
         _field(
             "signature",
             pa.list_(pa.uint32()),
@@ -367,29 +361,49 @@ SIGNATURES = pa.schema(
 
 NEAR_DUPLICATES = pa.schema(
     [
-        _field("doc_id", pa.string(), "A document of a near-duplicate cluster.", False),
+        _required("doc_id", pa.string(), "A document of a near-duplicate cluster."),
         _field(
             "representative_id",
             pa.string(),
             "The cluster's representative: its smallest doc_id (itself for the representative).",
             False,
         ),
-        _field(
+        _required(
             "similarity",
             pa.float64(),
             "Jaccard similarity of the word shingles to the representative, estimated by MinHash.",
-            False,
         ),
-        _field("collection", pa.string(), "The document's collection.", False),
-        _field(
+        _required("collection", pa.string(), "The document's collection."),
+        _required(
             "run_id",
             pa.string(),
             "Run that computed the clusters: each run with new documents links all committed ones.",
-            False,
         ),
         RUN_FIELDS[1],
     ]
 )
+
+# The drift table of a run's report (tasks/drift.py): on the report page and in the artifact, not a
+# dataset of its own.
+DRIFT = pa.schema(
+    [
+        _field("collection", pa.string(), "Collection, or '*' for all documents."),
+        _field(
+            "column", pa.string(), "Numeric column of documents, or '(reject rate)' for rejects."
+        ),
+        _field("n_previous", pa.int64(), "Documents of the previous run (reject rate: inputs)."),
+        _field("n_current", pa.int64(), "Documents of this run (reject rate: inputs)."),
+        _field("psi", pa.float64(), "PSI of the non-null values (at most 10,000 per side)."),
+        _field("mean_previous", pa.float64(), "Mean of the previous run's non-null values."),
+        _field("mean_current", pa.float64(), "Mean of this run's non-null values."),
+        _field("mean_change", pa.float64(), "(mean_current - mean_previous) / |mean_previous|."),
+        _field("null_share_previous", pa.float64(), "Share of null values, previous run."),
+        _field("null_share_current", pa.float64(), "Share of null values, this run."),
+        _field("flagged", pa.bool_(), "Whether the change is over its threshold and noise."),
+        _field("reason", pa.string(), "Why flagged, or why not judged; null otherwise."),
+    ]
+)
+
 
 DATASETS: dict[str, pa.Schema] = {
     "documents": DOCUMENTS,

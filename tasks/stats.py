@@ -20,10 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from tasks import schema
-from tasks.config import PipelineConfig
-from tasks.errors import UsageError
-from tasks.segment import paragraph_spans, sentence_spans
+from proseflow.tasks import schema
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.errors import UsageError
+from proseflow.tasks.segment import paragraph_spans, sentence_spans
 
 # Letters or digits, with inner apostrophes and hyphens ("don't", "well-known", "1990s") and
 # with inner decimal or thousands separators before a digit ("3.5", "1,200", "1.2bn").

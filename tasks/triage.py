@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks import batch
-from tasks.clean import stage as clean_stage
-from tasks.config import PipelineConfig
-from tasks.rejects import REASON_DUPLICATE, reject_row, rejects_table
-from tasks.store.committed import CommittedIndex
+from proseflow.tasks import batch
+from proseflow.tasks.clean import stage as clean_stage
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.rejects import REASON_DUPLICATE, reject_row, rejects_table
+from proseflow.tasks.store.committed import CommittedIndex
 
 SKIP = "skip"
 

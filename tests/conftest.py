@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.environment import quiet_environment
+from proseflow.flows.environment import quiet_environment
 
 quiet_environment(os.environ)
 

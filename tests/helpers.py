@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from tests.conftest import REPO, SEEDS
 
-PROSEFLOW = [sys.executable, "-m", "flows.cli"]
+PROSEFLOW = [sys.executable, "-m", "proseflow.flows.cli"]
 
 
 def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tasks.config import PipelineConfig
-from tasks.ingest.stage import RAW_BATCH, decode_batch, discover, read_inputs
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.ingest.stage import RAW_BATCH, decode_batch, discover, read_inputs
 
 CONFIG = PipelineConfig()
 

@@ -7,10 +7,10 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from tasks.schema import DATASETS, RUNS, SCHEMA_VERSION
-from tasks.store.commit import Staging
-from tasks.store.files import utc_now
-from tasks.store.output import Output
+from proseflow.tasks.schema import DATASETS, RUNS, SCHEMA_VERSION
+from proseflow.tasks.store.commit import Staging
+from proseflow.tasks.store.files import utc_now
+from proseflow.tasks.store.output import Output
 
 FP = "f" * 16
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tasks import catalog
-from tasks.store.commit import write_runs_row
-from tasks.store.lock import locked
-from tasks.store.output import Output
+from proseflow.tasks import catalog
+from proseflow.tasks.store.commit import write_runs_row
+from proseflow.tasks.store.lock import locked
+from proseflow.tasks.store.output import Output
 from tests.store_runs import commit_killed_after, commit_run, doc_ids, runs_row
 
 DATA_VIEWS = ("documents", "documents_all", "rejects", "raw", "corpus_stats", "terms")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.clean.document import clean_text
+from proseflow.tasks.clean.document import clean_text
 
 
 def test_default_boilerplate_patterns() -> None:

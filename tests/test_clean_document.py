@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks.clean.document import clean_text
+from proseflow.tasks.clean.document import clean_text
 
 
 def test_three_megabyte_single_line_is_cleaned() -> None:

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from tasks import dates
-from tasks.clean import header
-from tasks.clean.document import clean_text
+from proseflow.tasks import dates
+from proseflow.tasks.clean import header
+from proseflow.tasks.clean.document import clean_text
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tasks.clean import markup
-from tasks.clean.document import clean_text
+from proseflow.tasks.clean import markup
+from proseflow.tasks.clean.document import clean_text
 
 
 @pytest.mark.parametrize(

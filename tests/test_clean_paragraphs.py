@@ -6,8 +6,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tasks.clean.document import clean_text
-from tasks.clean.paragraphs import _continues, join_paragraphs
+from proseflow.tasks.clean.document import clean_text
+from proseflow.tasks.clean.paragraphs import _continues, join_paragraphs
 
 
 @pytest.mark.parametrize(

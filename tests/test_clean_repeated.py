@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from tasks.clean.repeated import line_key
+from proseflow.tasks.clean.repeated import line_key
 
 
 def test_line_key_is_stable_blake2b_of_normalised_line() -> None:

@@ -11,17 +11,17 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tasks import schema
-from tasks.clean.repeated import line_key
-from tasks.clean.stage import (
+from proseflow.tasks import schema
+from proseflow.tasks.clean.repeated import line_key
+from proseflow.tasks.clean.stage import (
     CLEANED,
     LINE_PROFILE,
     boilerplate_lines,
     clean_batch,
     line_profile,
 )
-from tasks.config import PipelineConfig
-from tasks.ingest.stage import INGESTED, decode_batch, discover, read_inputs
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.ingest.stage import INGESTED, decode_batch, discover, read_inputs
 
 CONFIG = PipelineConfig()
 REPO = Path(__file__).resolve().parent.parent

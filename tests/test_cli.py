@@ -6,9 +6,9 @@ import argparse
 
 import pytest
 
-from flows import cli
-from tasks.store.lock import locked
-from tasks.store.output import Output
+from proseflow.flows import cli
+from proseflow.tasks.store.lock import locked
+from proseflow.tasks.store.output import Output
 from tests.conftest import REPO, SEEDS
 from tests.helpers import run_cli
 
@@ -74,7 +74,7 @@ def test_schema_prints_the_data_dictionary(capsys):
 
 
 def test_readme_data_dictionary_matches_the_schemas():
-    from tasks.schema import data_dictionary_markdown
+    from proseflow.tasks.schema import data_dictionary_markdown
 
     readme = (REPO / "README.md").read_text()
     assert data_dictionary_markdown() in readme, (

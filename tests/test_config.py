@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from tasks.config import PipelineConfig, available_cpus, canonical_json
-from tasks.errors import UsageError
+from proseflow.tasks.config import PipelineConfig, available_cpus, canonical_json
+from proseflow.tasks.errors import UsageError
 
 
 @pytest.mark.parametrize(

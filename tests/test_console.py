@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from flows import console
+from proseflow.flows import console
 
 
 def _record_with_traceback() -> logging.LogRecord:

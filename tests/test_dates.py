@@ -8,7 +8,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks import dates
+from proseflow.tasks import dates
 
 # The date regex with its optional weekday and time, as DATE_ONLY was before it read the day alone.
 OLD_DATE_ONLY = re.compile(dates._WEEKDAY + dates._DAY + dates._TIME, re.I)

@@ -8,15 +8,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tasks import drift
-from tasks.drift import (
-    DRIFT_SCHEMA,
+from proseflow.tasks import drift
+from proseflow.tasks.drift import (
     MIN_DOCUMENTS,
     PSI_THRESHOLD,
     REJECT_RATE,
     compare,
     summary,
 )
+from proseflow.tasks.schema import DRIFT
 
 COLUMNS = ("n_words", "n_sentences", "n_chars", "flesch_reading_ease", "type_token_ratio")
 
@@ -120,7 +120,7 @@ def test_a_null_share_change_is_flagged_apart_from_psi():
 
 def test_all_documents_rows_come_last_and_pool_every_collection():
     table = compare(*_runs(), columns=COLUMNS)
-    assert table.schema == DRIFT_SCHEMA
+    assert table.schema == DRIFT
     keys = [(r["collection"], r["column"]) for r in table.to_pylist()]
     expected = [(c, col) for c in ("business", "sport", "*") for col in COLUMNS]
     assert keys == expected

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows.environment import QUIET_ENV, quiet_environment
+from proseflow.flows.environment import QUIET_ENV, quiet_environment
 
 
 def test_quiet_settings_fill_an_empty_environment():

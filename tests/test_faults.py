@@ -9,13 +9,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from flows import flow, prefect_tasks
-from flows.runtime import run_flow
-from tasks import catalog
-from tasks.config import PipelineConfig
-from tasks.errors import SourceError
-from tasks.store.layout import COMMITTED_DATASETS
-from tasks.store.output import Output
+from proseflow.flows import flow, prefect_tasks
+from proseflow.flows.runtime import run_flow
+from proseflow.tasks import catalog
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.errors import SourceError
+from proseflow.tasks.store.layout import COMMITTED_DATASETS
+from proseflow.tasks.store.output import Output
 from tests.conftest import SEEDS
 from tests.helpers import comparable
 

@@ -10,17 +10,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows import flow
-from flows.prefect_tasks import Part, ReadReport
-from flows.runtime import Terminated
-from tasks.config import PipelineConfig
-from tasks.errors import UsageError
-from tasks.ingest.sources import InputRef
-from tasks.rejects import reject_row, rejects_table
-from tasks.schema import DOCUMENTS
-from tasks.store.commit import Staging
-from tasks.store.files import stamp_run
-from tasks.store.output import Output
+from proseflow.flows import flow
+from proseflow.flows.prefect_tasks import Part, ReadReport
+from proseflow.flows.runtime import Terminated
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.errors import UsageError
+from proseflow.tasks.ingest.sources import InputRef
+from proseflow.tasks.rejects import reject_row, rejects_table
+from proseflow.tasks.schema import DOCUMENTS
+from proseflow.tasks.store.commit import Staging
+from proseflow.tasks.store.files import stamp_run
+from proseflow.tasks.store.output import Output
 from tests.store_runs import FP, doc_ids, rows, runs_row
 
 # ---------------------------------------------------------------- names of a run

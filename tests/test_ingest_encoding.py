@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from tasks.rejects import REASON_BINARY, REASON_UNDECODABLE
+from proseflow.tasks.rejects import REASON_BINARY, REASON_UNDECODABLE
 from tests.ingest_inputs import (
     decode_one,
 )

@@ -10,7 +10,7 @@ import re
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tasks.ingest import extract
+from proseflow.tasks.ingest import extract
 from tests.ingest_inputs import (
     decode_one,
 )

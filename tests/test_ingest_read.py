@@ -10,12 +10,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tasks import schema
-from tasks.config import PipelineConfig
-from tasks.ingest import read
-from tasks.ingest.sources import InputRef
-from tasks.ingest.stage import discover, read_inputs
-from tasks.rejects import REASON_NOT_A_FILE, REASON_TOO_LARGE, Reject
+from proseflow.tasks import schema
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.ingest import read
+from proseflow.tasks.ingest.sources import InputRef
+from proseflow.tasks.ingest.stage import discover, read_inputs
+from proseflow.tasks.rejects import REASON_NOT_A_FILE, REASON_TOO_LARGE, Reject
 from tests.ingest_inputs import (
     CONFIG,
     ingest_all,

@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.config import PipelineConfig
-from tasks.ingest import records
-from tasks.ingest.stage import discover, read_inputs
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.ingest import records
+from proseflow.tasks.ingest.stage import discover, read_inputs
 from tests.ingest_inputs import (
     CONFIG,
     ingest_all,

@@ -11,9 +11,9 @@ import fsspec
 import pyarrow as pa
 import pytest
 
-from tasks.errors import SourceError
-from tasks.ingest.stage import discover
-from tasks.rejects import REASON_NOT_A_FILE, REASON_UNREADABLE
+from proseflow.tasks.errors import SourceError
+from proseflow.tasks.ingest.stage import discover
+from proseflow.tasks.rejects import REASON_NOT_A_FILE, REASON_UNREADABLE
 from tests.ingest_inputs import (
     CONFIG,
     ingest_all,

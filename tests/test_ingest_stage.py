@@ -9,9 +9,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tasks.ingest import read
-from tasks.ingest.stage import INGESTED, decode_batch, discover, read_inputs
-from tasks.rejects import REASON_ERROR
+from proseflow.tasks.ingest import read
+from proseflow.tasks.ingest.stage import INGESTED, decode_batch, discover, read_inputs
+from proseflow.tasks.rejects import REASON_ERROR
 from tests.ingest_inputs import (
     CONFIG,
     bytes_name,

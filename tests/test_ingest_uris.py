@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks.ingest.stage import discover
-from tasks.ingest.uris import is_utf8, local_uri, uri_path
+from proseflow.tasks.ingest.stage import discover
+from proseflow.tasks.ingest.uris import is_utf8, local_uri, uri_path
 from tests.ingest_inputs import (
     CONFIG,
     bytes_name,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks import lexicon
+from proseflow.tasks import lexicon
 
 WORDS_OF_LANGUAGE = (
     "government minister election company shares beautiful extraordinary unbelievable "

@@ -19,10 +19,10 @@ from typing import NamedTuple
 import pyarrow as pa
 import pytest
 
-from tasks import readability, segment, stats
-from tasks.clean import stage as clean
-from tasks.config import PipelineConfig
-from tasks.ingest import stage as ingest
+from proseflow.tasks import readability, segment, stats
+from proseflow.tasks.clean import stage as clean
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.ingest import stage as ingest
 
 pytestmark = pytest.mark.slow
 

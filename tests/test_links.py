@@ -5,10 +5,10 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from tasks import links, near_duplicates
-from tasks.schema import NEAR_DUPLICATES, SIGNATURES
-from tasks.store.commit import Staging
-from tasks.store.output import Output
+from proseflow.tasks import links, near_duplicates
+from proseflow.tasks.schema import NEAR_DUPLICATES, SIGNATURES
+from proseflow.tasks.store.commit import Staging
+from proseflow.tasks.store.output import Output
 from tests.store_runs import runs_row
 
 STORY = " ".join(f"word{i} follows word{i + 1} in sentence {i}." for i in range(60))

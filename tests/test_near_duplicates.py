@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks.near_duplicates import (
+from proseflow.tasks.near_duplicates import (
     NUM_PERM,
     SIGNATURE_TYPE,
     THRESHOLD,

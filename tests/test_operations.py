@@ -24,10 +24,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flows import operate, reporting, runtime
-from flows.environment import quiet_environment
-from tasks.config import READABILITY_MODES, RUNNERS, PipelineConfig
-from tasks.errors import UsageError
+from proseflow.flows import operate, reporting, runtime
+from proseflow.flows.environment import quiet_environment
+from proseflow.tasks.config import READABILITY_MODES, RUNNERS, PipelineConfig
+from proseflow.tasks.errors import UsageError
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -66,7 +66,7 @@ def test_api_url_of_a_wildcard_bind_is_loopback():
 
 @pytest.mark.parametrize("command", ["server", "serve"])
 def test_operating_commands_have_help(command, capsys):
-    from flows.cli import build_parser
+    from proseflow.flows.cli import build_parser
 
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args([command, "--help"])
@@ -75,7 +75,7 @@ def test_operating_commands_have_help(command, capsys):
 
 
 def test_serve_needs_a_schedule():
-    from flows.cli import build_parser
+    from proseflow.flows.cli import build_parser
 
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args(["serve", "seeds/"])
@@ -179,7 +179,7 @@ def test_deployment_description_states_sources_output_schedule_and_options():
 
 
 def test_run_tags_name_the_source_and_the_version():
-    from tasks.provenance import pipeline_version
+    from proseflow.tasks.provenance import pipeline_version
 
     version = pipeline_version()
     assert runtime.run_tags(["data/seeds/"]) == ["seeds", f"proseflow-v{version.replace('.', '-')}"]
@@ -232,7 +232,7 @@ def test_task_runner_follows_workers_and_runner():
 def test_what_workers_receive_pickles():
     import cloudpickle
 
-    from flows.prefect_tasks import BatchReport, BatchTarget, Part, ReadReport
+    from proseflow.flows.prefect_tasks import BatchReport, BatchTarget, Part, ReadReport
 
     table = pa.table({"doc_id": ["a"], "text": ["Words."]})
     part = Part("b00000", "/tmp/b00000.arrow", table, table)
@@ -409,7 +409,7 @@ def test_run_against_a_server_records_batch_tasks_tags_and_artifacts(server, cli
         FlowRunFilterId,
     )
 
-    from tasks.provenance import pipeline_version
+    from proseflow.tasks.provenance import pipeline_version
 
     summary = _proseflow(server, tmp_path, str(SEEDS), "--output", str(tmp_path / "out"))
     run = client.read_flow_run(summary["run_id"])
@@ -529,7 +529,7 @@ def small_corpus(tmp_path_factory) -> Path:
 
 
 def _documents(output: Path) -> pa.Table:
-    from tasks.store.output import Output
+    from proseflow.tasks.store.output import Output
 
     table = Output.open(output, create=False).read("documents")
     return table.drop_columns(list(VOLATILE)).sort_by("doc_id")

@@ -7,9 +7,9 @@ import dataclasses
 
 import pytest
 
-from flows import options
-from tasks.config import PipelineConfig
-from tasks.errors import SourceError, UsageError
+from proseflow.flows import options
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.errors import SourceError, UsageError
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -10,12 +10,12 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from flows.runtime import run_flow
-from flows.verify import verify
-from tasks.config import PipelineConfig
-from tasks.readability import LANGUAGE_ONLY
-from tasks.schema import DOCUMENTS, READABILITY_COLUMNS, RUNS
-from tasks.store.output import Output
+from proseflow.flows.runtime import run_flow
+from proseflow.flows.verify import verify
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.readability import LANGUAGE_ONLY
+from proseflow.tasks.schema import DOCUMENTS, READABILITY_COLUMNS, RUNS
+from proseflow.tasks.store.output import Output
 from tests.conftest import SEEDS
 from tests.helpers import comparable, make_corpus
 from tests.textstat_default import DefaultTextstat
@@ -240,7 +240,7 @@ def connect(self, address):
         raise OSError(f"network access to {address!r} attempted")
     return real(self, address)
 socket.socket.connect = connect
-from flows.cli import main
+from proseflow.flows.cli import main
 code = main(["run", sys.argv[1], "--output", sys.argv[2]])
 print("ATTEMPTS", attempts)
 sys.exit(code)
@@ -277,7 +277,7 @@ def test_full_run_never_touches_the_network_even_with_an_empty_nltk_cache(tmp_pa
 def test_runs_and_catalog_commands_read_an_output(seed_run, capsys):
     import json
 
-    from flows import cli
+    from proseflow.flows import cli
 
     output, summary = seed_run
     assert cli.main(["runs", "--output", str(output)]) == 0
@@ -339,7 +339,7 @@ def test_fsspec_output_uses_the_same_commit_protocol(tmp_path, monkeypatch):
 def test_progress_bar_only_on_a_terminal_outside_ci(monkeypatch):
     import io
 
-    from flows import reporting
+    from proseflow.flows import reporting
 
     assert reporting.bar_line(0, 10).startswith("[" + "." * reporting.BAR_WIDTH + "]")
     assert reporting.bar_line(10, 10) == "[" + "#" * reporting.BAR_WIDTH + "] 10/10 inputs"
@@ -353,7 +353,7 @@ def test_progress_bar_only_on_a_terminal_outside_ci(monkeypatch):
 
 
 def test_a_failed_run_is_recorded_and_commits_nothing(tmp_path, monkeypatch):
-    from tasks.clean import stage as clean
+    from proseflow.tasks.clean import stage as clean
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")

@@ -10,9 +10,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from flows.runtime import run_flow
-from tasks.config import PipelineConfig
-from tasks.store.output import Output
+from proseflow.flows.runtime import run_flow
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.store.output import Output
 from tests.helpers import article, reworded
 
 
@@ -153,7 +153,7 @@ def test_switched_off_writes_no_signatures_nor_links(corpora, tmp_path):
 
 
 def test_options_change_the_fingerprint():
-    from tasks.provenance import pipeline_fingerprint
+    from proseflow.tasks.provenance import pipeline_fingerprint
 
     base = pipeline_fingerprint(PipelineConfig())
     for change in (

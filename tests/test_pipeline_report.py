@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from flows import cli
-from flows.runtime import run_flow
-from tasks.config import PipelineConfig
-from tasks.store.output import Output
+from proseflow.flows import cli
+from proseflow.flows.runtime import run_flow
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.store.output import Output
 from tests.helpers import article
 
 CONFIG = PipelineConfig(workers=1, near_duplicates="off")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import tomllib
 
-from tasks import provenance
-from tasks.config import PipelineConfig
+from proseflow.tasks import provenance
+from proseflow.tasks.config import PipelineConfig
 from tests.conftest import REPO
 
 

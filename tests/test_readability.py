@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tasks import languages, lexicon, readability, schema
-from tasks.config import PipelineConfig
-from tasks.languages import DETECTED_LANGUAGES, detect_language
-from tasks.readability import LANGUAGE_ONLY, OUTPUT_NAMES, readability_batch, score_text
+from proseflow.tasks import languages, lexicon, readability, schema
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.languages import DETECTED_LANGUAGES, detect_language
+from proseflow.tasks.readability import LANGUAGE_ONLY, OUTPUT_NAMES, readability_batch, score_text
 from tests.textstat_default import COUNTS, PLAIN, DefaultTextstat
 
 BBC = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora" / "bbc"
@@ -278,7 +278,7 @@ def test_language_option_is_stored_as_the_locale_used(given_, stored):
 
 @pytest.mark.parametrize("bad", ["xx", "english", "en_ZZ", "", "e"])
 def test_unknown_language_is_a_usage_error_naming_the_accepted_values(bad):
-    from tasks.errors import UsageError
+    from proseflow.tasks.errors import UsageError
 
     with pytest.raises(UsageError, match="expected") as error:
         PipelineConfig(language=bad)
@@ -286,7 +286,7 @@ def test_unknown_language_is_a_usage_error_naming_the_accepted_values(bad):
 
 
 def test_the_locale_changes_the_fingerprint():
-    from tasks.provenance import pipeline_fingerprint
+    from proseflow.tasks.provenance import pipeline_fingerprint
 
     assert pipeline_fingerprint(PipelineConfig(language="en")) == pipeline_fingerprint(
         PipelineConfig(language="en_US")
@@ -621,7 +621,7 @@ def test_batch_replaces_an_existing_language_column():
 
 
 def _segmenter():
-    return pytest.importorskip("tasks.segment")
+    return pytest.importorskip("proseflow.tasks.segment")
 
 
 def test_published_mode_uses_segmenter_sentences_and_published_coefficients():
@@ -676,16 +676,7 @@ def test_strip_punctuation_equals_textstats_on_any_text(text):
     assert lexicon.strip_punctuation(text) == remove_punctuation(text, rm_apostrophe=False)
 
 
-GRADE_SCORES = (
-    "flesch_kincaid_grade",
-    "flesch_reading_ease",
-    "smog_index",
-    "coleman_liau_index",
-    "automated_readability_index",
-    "dale_chall_readability_score",
-    "linsear_write_formula",
-    "gunning_fog",
-)
+GRADE_SCORES = readability.TEXT_STANDARD_SCORES
 
 
 @given(st.tuples(*[st.floats(-5, 120, allow_nan=False)] * len(GRADE_SCORES)))

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from tasks import schema
-from tasks.rejects import MAX_DETAIL, REASON_ERROR, error_detail, reject_row, rejects_table
+from proseflow.tasks import schema
+from proseflow.tasks.rejects import (
+    MAX_DETAIL,
+    REASON_ERROR,
+    error_detail,
+    reject_row,
+    rejects_table,
+)
 
 
 def test_error_detail_is_one_line_of_bounded_length():

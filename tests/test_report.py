@@ -13,9 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tasks import schema
-from tasks.drift import compare
-from tasks.report import CHART_COLUMNS, PNG_COLUMNS, charts_png, render
+from proseflow.tasks import schema
+from proseflow.tasks.drift import compare
+from proseflow.tasks.report import CHART_COLUMNS, PNG_COLUMNS, charts_png, render
 
 REPO = Path(__file__).resolve().parent.parent
 STAGES = {"discover": 0.5, "ingest": 10.25, "clean": 6.0, "readability": 30.0, "commit": 1.5}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.report import CHART_COLUMNS
+from proseflow.tasks.report import CHART_COLUMNS
 from tests.conftest import BBC
 from tests.helpers import make_corpus
 
@@ -76,8 +76,8 @@ def report_page(browser, request, tmp_path_factory) -> Path:
     # Asked for here, not as an argument, so that a browser that cannot start skips the module
     # before the tests' shared Prefect API is started for nothing.
     request.getfixturevalue("prefect_harness")
-    from flows.runtime import run_flow
-    from tasks.config import PipelineConfig
+    from proseflow.flows.runtime import run_flow
+    from proseflow.tasks.config import PipelineConfig
 
     source = tmp_path_factory.mktemp("corpus")
     if BBC.is_dir():

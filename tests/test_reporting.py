@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import pyarrow as pa
 import pytest
 
-from flows import reporting
-from flows.state import STAGES
-from tasks.schema import CORPUS_STATS
-from tasks.stats import SUMMARY_COLUMNS
+from proseflow.flows import reporting
+from proseflow.flows.state import STAGES
+from proseflow.tasks.schema import CORPUS_STATS
+from proseflow.tasks.stats import SUMMARY_COLUMNS
 
 # ---------------------------------------------------------------- artifact keys
 

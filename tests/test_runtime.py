@@ -19,10 +19,10 @@ import pytest
 from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import runtime
-from flows.runtime import BatchStopped, StopSignals, Terminated
-from tasks.config import PipelineConfig
-from tasks.errors import ProseflowError, UsageError
+from proseflow.flows import runtime
+from proseflow.flows.runtime import BatchStopped, StopSignals, Terminated
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.errors import ProseflowError, UsageError
 
 # ---------------------------------------------------------------- task runners
 
@@ -96,8 +96,8 @@ def frame(module: str, code: str = "run", back=None) -> SimpleNamespace:
 @pytest.mark.parametrize(
     ("stack", "running"),
     [
-        (frame("tasks.clean.stage"), True),
-        (frame("pyarrow.lib", back=frame("flows.prefect_tasks")), True),
+        (frame("proseflow.tasks.clean.stage"), True),
+        (frame("pyarrow.lib", back=frame("proseflow.flows.prefect_tasks")), True),
         (frame("prefect.task_runners", runtime.TASK_IN_WORKER), True),
         (frame("prefect.task_runners", "submit"), False),
         (frame("tasksmith.queue", back=frame("__main__")), False),
@@ -118,13 +118,16 @@ def stopping():
 
 def test_a_stop_request_ends_the_batch_running_here(stopping):
     with pytest.raises(BatchStopped):
-        runtime.stop_batch(runtime.STOP_BATCH, frame("tasks.readability"))
+        runtime.stop_batch(runtime.STOP_BATCH, frame("proseflow.tasks.readability"))
     assert stopping.is_set()
 
 
 @pytest.mark.parametrize(
     "stack",
-    [frame("pydantic_core.core", back=frame("tasks.schema")), frame("concurrent.futures.process")],
+    [
+        frame("pydantic_core.core", back=frame("proseflow.tasks.schema")),
+        frame("concurrent.futures.process"),
+    ],
 )
 def test_a_stop_request_waits_outside_a_task_and_inside_pydantic(stack, stopping):
     runtime.stop_batch(runtime.STOP_BATCH, stack)
@@ -167,14 +170,14 @@ def timers(monkeypatch) -> Timers:
 def test_a_signal_outside_pydantic_is_raised_at_once(signum, raised, timers):
     stops = StopSignals()
     with pytest.raises(KeyboardInterrupt) as caught:
-        stops.handle(signum, frame("flows.flow"))
+        stops.handle(signum, frame("proseflow.flows.flow"))
     assert type(caught.value) is raised and stops.raised
     assert timers.started == []
 
 
 def test_a_signal_inside_pydantic_is_delivered_again_later(timers):
     stops = StopSignals()
-    stops.handle(signal.SIGTERM, frame("pydantic.main", back=frame("flows.flow")))
+    stops.handle(signal.SIGTERM, frame("pydantic.main", back=frame("proseflow.flows.flow")))
     assert not stops.raised
     assert timers.started == [(StopSignals.RETRY_SECONDS, stops.deliver_again, (signal.SIGTERM,))]
 
@@ -182,7 +185,7 @@ def test_a_signal_inside_pydantic_is_delivered_again_later(timers):
 def test_a_second_signal_stops_at_once_even_inside_pydantic(timers):
     stops = StopSignals()
     with pytest.raises(KeyboardInterrupt):
-        stops.handle(signal.SIGINT, frame("flows.flow"))
+        stops.handle(signal.SIGINT, frame("proseflow.flows.flow"))
     with pytest.raises(KeyboardInterrupt):
         stops.handle(signal.SIGINT, frame("pydantic_core.core"))
     assert timers.started == []

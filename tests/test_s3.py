@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from flows.runtime import run_flow
-from flows.verify import verify
-from tasks.config import PipelineConfig
-from tasks.store.commit import recover
-from tasks.store.layout import COMMITTED_DATASETS, CONTROL_DIR, runs_file
-from tasks.store.output import Output
+from proseflow.flows.runtime import run_flow
+from proseflow.flows.verify import verify
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.store.commit import recover
+from proseflow.tasks.store.layout import COMMITTED_DATASETS, CONTROL_DIR, runs_file
+from proseflow.tasks.store.output import Output
 from tests.conftest import REPO, SEEDS
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -46,7 +46,7 @@ async def _put_file(self, lpath, rpath, *args, **kwargs):
     uploads.append(rpath)
     return await real(self, lpath, rpath, *args, **kwargs)
 s3fs.S3FileSystem._put_file = _put_file
-from flows.cli import main
+from proseflow.flows.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

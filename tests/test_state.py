@@ -10,17 +10,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from flows import state as state_module
-from flows.prefect_tasks import BatchReport, ReadReport
-from flows.state import STAGES, RunState, Stopwatch, absolute
-from tasks.config import PipelineConfig, canonical_json
-from tasks.errors import OutputLockedError
-from tasks.provenance import pipeline_fingerprint
-from tasks.rejects import reject_row, rejects_table
-from tasks.schema import RUNS
-from tasks.stats import TERMS_PARTIAL
-from tasks.store.output import Output
-from tasks.triage import Verdicts
+from proseflow.flows import state as state_module
+from proseflow.flows.prefect_tasks import BatchReport, ReadReport
+from proseflow.flows.state import STAGES, RunState, Stopwatch, absolute
+from proseflow.tasks.config import PipelineConfig, canonical_json
+from proseflow.tasks.errors import OutputLockedError
+from proseflow.tasks.provenance import pipeline_fingerprint
+from proseflow.tasks.rejects import reject_row, rejects_table
+from proseflow.tasks.schema import RUNS
+from proseflow.tasks.stats import TERMS_PARTIAL
+from proseflow.tasks.store.output import Output
+from proseflow.tasks.triage import Verdicts
 from tests.store_runs import doc_ids
 
 CONFIG = PipelineConfig(workers=1)

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks import schema, stats
-from tasks.config import PipelineConfig
-from tasks.errors import UsageError
-from tasks.stats import (
+from proseflow.tasks import schema, stats
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.errors import UsageError
+from proseflow.tasks.stats import (
     ALL_COLLECTIONS,
     STOPWORD_LANGUAGES,
     TERMS_PARTIAL,

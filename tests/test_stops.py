@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import BaseModel, model_serializer
 
-from flows import cli
-from flows.runtime import (
+from proseflow.flows import cli
+from proseflow.flows.runtime import (
     STOP_BATCH,
     BatchStopped,
     StoppedBatch,
@@ -30,9 +30,9 @@ from flows.runtime import (
     stop_signals,
     stopping,
 )
-from tasks.batch import isolate_failures
-from tasks.config import PipelineConfig
-from tasks.store.layout import CONTROL_DIR
+from proseflow.tasks.batch import isolate_failures
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.store.layout import CONTROL_DIR
 from tests.conftest import REPO
 from tests.helpers import PROSEFLOW, comparable, make_corpus, run_cli
 
@@ -138,7 +138,7 @@ def test_stop_signals_restores_the_handlers_and_leaves_ignored_ones():
 
 STUCK_AFTER_A_STOP = """
 import os, signal, sys, threading, time
-from flows.runtime import StopSignals, stop_signals
+from proseflow.flows.runtime import StopSignals, stop_signals
 
 StopSignals.STOP_DEADLINE = 0.5
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.store import commit
-from tasks.store.commit import JOURNAL, LOST_COMMIT, Staging, recover
-from tasks.store.files import write_parquet
-from tasks.store.layout import COMMITS, COMMITTED_DATASETS, CONTROL_DIR
-from tasks.store.output import Output
+from proseflow.tasks.store import commit
+from proseflow.tasks.store.commit import JOURNAL, LOST_COMMIT, Staging, recover
+from proseflow.tasks.store.files import write_parquet
+from proseflow.tasks.store.layout import COMMITS, COMMITTED_DATASETS, CONTROL_DIR
+from proseflow.tasks.store.output import Output
 from tests.store_runs import (
     FP,
     Killed,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tasks.store.commit import Staging
-from tasks.store.committed import CommittedIndex
-from tasks.store.output import Output
+from proseflow.tasks.store.commit import Staging
+from proseflow.tasks.store.committed import CommittedIndex
+from proseflow.tasks.store.output import Output
 from tests.store_runs import rejects_table, runs_row
 
 

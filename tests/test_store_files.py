@@ -6,11 +6,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.errors import OutputError
-from tasks.schema import SCHEMA_VERSION
-from tasks.store.commit import Staging
-from tasks.store.files import conform, replacing, write_atomically, write_parquet
-from tasks.store.output import Output
+from proseflow.tasks.errors import OutputError
+from proseflow.tasks.schema import SCHEMA_VERSION
+from proseflow.tasks.store.commit import Staging
+from proseflow.tasks.store.files import conform, replacing, write_atomically, write_parquet
+from proseflow.tasks.store.output import Output
 from tests.store_runs import FP, doc_ids, rejects_table, rows
 
 

@@ -8,9 +8,9 @@ import textwrap
 
 import pytest
 
-from tasks.errors import OutputLockedError
-from tasks.store.lock import RunLock, locked
-from tasks.store.output import Output
+from proseflow.tasks.errors import OutputLockedError
+from proseflow.tasks.store.lock import RunLock, locked
+from proseflow.tasks.store.output import Output
 
 
 def test_lock_is_exclusive_and_names_the_holder(tmp_path):
@@ -26,8 +26,8 @@ def test_lock_of_a_killed_process_is_released(tmp_path):
     script = textwrap.dedent(
         f"""
         import os, signal
-        from tasks.store.lock import RunLock
-        from tasks.store.output import Output
+        from proseflow.tasks.store.lock import RunLock
+        from proseflow.tasks.store.output import Output
         output = Output.open({str(output.root)!r})
         RunLock(output.control / "lock").acquire("doomed")
         os.kill(os.getpid(), signal.SIGKILL)

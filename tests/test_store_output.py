@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.errors import OutputError
-from tasks.schema import REJECTS
-from tasks.store.commit import write_runs_row
-from tasks.store.committed import CommittedIndex
-from tasks.store.layout import COMMITTED_DATASETS
-from tasks.store.output import Output
+from proseflow.tasks.errors import OutputError
+from proseflow.tasks.schema import REJECTS
+from proseflow.tasks.store.commit import write_runs_row
+from proseflow.tasks.store.committed import CommittedIndex
+from proseflow.tasks.store.layout import COMMITTED_DATASETS
+from proseflow.tasks.store.output import Output
 from tests.store_runs import FP, commit_killed_after, commit_run, doc_ids, run_ids, runs_row
 
 

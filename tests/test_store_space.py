@@ -12,11 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.errors import DiskFullError
-from tasks.store.commit import Staging
-from tasks.store.files import write_parquet
-from tasks.store.output import Output
-from tasks.store.space import RUN_SPACE
+from proseflow.tasks.errors import DiskFullError
+from proseflow.tasks.store.commit import Staging
+from proseflow.tasks.store.files import write_parquet
+from proseflow.tasks.store.output import Output
+from proseflow.tasks.store.space import RUN_SPACE
 from tests.store_runs import FP, doc_ids, rejects_table, rows
 
 

@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks import batch, triage
-from tasks.clean.repeated import doc_line_keys
-from tasks.config import PipelineConfig
-from tasks.ingest.stage import RAW_BATCH, decode_document
-from tasks.rejects import rejects_table
-from tasks.store.committed import CommittedIndex
+from proseflow.tasks import batch, triage
+from proseflow.tasks.clean.repeated import doc_line_keys
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.ingest.stage import RAW_BATCH, decode_document
+from proseflow.tasks.rejects import rejects_table
+from proseflow.tasks.store.committed import CommittedIndex
 
 NOTHING = CommittedIndex({}, set(), set())
 

@@ -53,7 +53,7 @@ class DefaultTextstat:
     """A fresh interpreter calling textstat with no set_lang, one text at a time."""
 
     def __init__(self) -> None:
-        from tasks import lexicon
+        from proseflow.tasks import lexicon
 
         lexicon.ensure_cmudict()  # the child finds the offline CMUdict through NLTK_DATA
         self.process = subprocess.Popen(

@@ -9,8 +9,8 @@ from __future__ import annotations
 import functools
 import re
 
-from tasks.clean.normalize import tidy
-from tasks.errors import UsageError
+from proseflow.tasks.clean.normalize import tidy
+from proseflow.tasks.errors import UsageError
 
 DEFAULT_PATTERNS: tuple[str, ...] = (
     r"^to contact (the|us)\b.{0,120}$",

@@ -11,18 +11,18 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.clean.boilerplate import compile_boilerplate, remove_boilerplate
-from tasks.clean.header import extract_header
-from tasks.clean.markup import strip_markup
-from tasks.clean.normalize import (
+from proseflow.tasks.clean.boilerplate import compile_boilerplate, remove_boilerplate
+from proseflow.tasks.clean.header import extract_header
+from proseflow.tasks.clean.markup import strip_markup
+from proseflow.tasks.clean.normalize import (
     fix_mojibake,
     nfc,
     normalize_whitespace,
     remove_controls,
     tidy,
 )
-from tasks.clean.paragraphs import join_paragraphs
-from tasks.clean.repeated import remove_repeated
+from proseflow.tasks.clean.paragraphs import join_paragraphs
+from proseflow.tasks.clean.repeated import remove_repeated
 
 OP_REMOVE_REPEATED_LINES = "remove_repeated_lines"
 OP_FIX_MOJIBAKE = "fix_mojibake"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from tasks.clean.markup import strip_inline, unescape
-from tasks.clean.normalize import tidy
-from tasks.dates import DATE, date_of
+from proseflow.tasks.clean.markup import strip_inline, unescape
+from proseflow.tasks.clean.normalize import tidy
+from proseflow.tasks.dates import DATE, date_of
 
 MAX_TITLE = 150
 MAX_HEADER_LINE = 200

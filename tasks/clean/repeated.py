@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from tasks.clean.normalize import CONTROL, NEWLINES
+from proseflow.tasks.clean.normalize import CONTROL, NEWLINES
 
 MAX_REPEATED_LINE = 200  # longer lines are content, never repeated-line boilerplate
 

@@ -14,12 +14,18 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks import schema
-from tasks.clean.boilerplate import compile_boilerplate
-from tasks.clean.document import CleanResult, clean_text
-from tasks.clean.repeated import doc_line_keys
-from tasks.config import PipelineConfig
-from tasks.rejects import REASON_EMPTY, REASON_ERROR, error_detail, reject_row, rejects_table
+from proseflow.tasks import schema
+from proseflow.tasks.clean.boilerplate import compile_boilerplate
+from proseflow.tasks.clean.document import CleanResult, clean_text
+from proseflow.tasks.clean.repeated import doc_line_keys
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.rejects import (
+    REASON_EMPTY,
+    REASON_ERROR,
+    error_detail,
+    reject_row,
+    rejects_table,
+)
 
 CLEANED = pa.schema(
     [

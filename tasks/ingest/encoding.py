@@ -7,7 +7,7 @@ import re
 
 import charset_normalizer
 
-from tasks.rejects import REASON_BINARY, REASON_UNDECODABLE, Reject
+from proseflow.tasks.rejects import REASON_BINARY, REASON_UNDECODABLE, Reject
 
 BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),

@@ -7,7 +7,7 @@ import html
 import json
 import re
 
-from tasks.clean.markup import strip_elements
+from proseflow.tasks.clean.markup import strip_elements
 
 # Tried once, at the start, and read to the first "\n---" only: linear.
 FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n?", re.S)

@@ -14,9 +14,9 @@ from typing import Any
 
 import fsspec
 
-from tasks.ingest.sources import GZIP_SUFFIX, InputRef, kind_detail
-from tasks.ingest.uris import FILE_URL, URL_SCHEME, safe_text, uri_path
-from tasks.rejects import (
+from proseflow.tasks.ingest.sources import GZIP_SUFFIX, InputRef, kind_detail
+from proseflow.tasks.ingest.uris import FILE_URL, URL_SCHEME, safe_text, uri_path
+from proseflow.tasks.rejects import (
     REASON_NOT_A_FILE,
     REASON_TOO_LARGE,
     REASON_UNDECODABLE,

@@ -17,12 +17,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from tasks.config import PipelineConfig
-from tasks.ingest.encoding import decode_bytes
-from tasks.ingest.read import raw_row, sha
-from tasks.ingest.sources import GZIP_SUFFIX, InputRef
-from tasks.ingest.uris import safe_text, uri_path
-from tasks.rejects import (
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.ingest.encoding import decode_bytes
+from proseflow.tasks.ingest.read import raw_row, sha
+from proseflow.tasks.ingest.sources import GZIP_SUFFIX, InputRef
+from proseflow.tasks.ingest.uris import safe_text, uri_path
+from proseflow.tasks.rejects import (
     REASON_EMPTY,
     REASON_TOO_LARGE,
     REASON_UNDECODABLE,

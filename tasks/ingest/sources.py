@@ -16,9 +16,9 @@ from typing import Any
 
 import fsspec
 
-from tasks.errors import SourceError
-from tasks.ingest.uris import URL_SCHEME, local_uri, safe_text
-from tasks.rejects import REASON_NOT_A_FILE, REASON_UNREADABLE, os_detail, reject_row
+from proseflow.tasks.errors import SourceError
+from proseflow.tasks.ingest.uris import URL_SCHEME, local_uri, safe_text
+from proseflow.tasks.rejects import REASON_NOT_A_FILE, REASON_UNREADABLE, os_detail, reject_row
 
 TEXT_FORMATS = {".txt": "txt", ".md": "md", ".html": "html", ".htm": "html"}
 RECORD_FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}

@@ -13,22 +13,22 @@ from typing import Any
 
 import pyarrow as pa
 
-from tasks import schema
-from tasks.config import PipelineConfig
-from tasks.dates import parse_date
-from tasks.errors import SourceError
-from tasks.ingest.encoding import decode_bytes
-from tasks.ingest.extract import html_text
-from tasks.ingest.read import raw_row, read_bytes, sha
-from tasks.ingest.records import decode_record, record_rows, records_before
-from tasks.ingest.sources import (
+from proseflow.tasks import schema
+from proseflow.tasks.config import PipelineConfig
+from proseflow.tasks.dates import parse_date
+from proseflow.tasks.errors import SourceError
+from proseflow.tasks.ingest.encoding import decode_bytes
+from proseflow.tasks.ingest.extract import html_text
+from proseflow.tasks.ingest.read import raw_row, read_bytes, sha
+from proseflow.tasks.ingest.records import decode_record, record_rows, records_before
+from proseflow.tasks.ingest.sources import (
     INPUT_NAMES,
     RECORD_FORMAT_NAMES,
     Found,
     InputRef,
     discover_source,
 )
-from tasks.rejects import (
+from proseflow.tasks.rejects import (
     REASON_EMPTY,
     REASON_ERROR,
     Reject,

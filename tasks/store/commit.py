@@ -26,10 +26,16 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from tasks.schema import DATASETS, RUNS
-from tasks.store.files import release_memory, stage_part, utc_now, write_parquet, write_text
-from tasks.store.layout import COMMITTED_DATASETS, REPORTS, report_file, runs_file
-from tasks.store.output import Output
+from proseflow.tasks.schema import DATASETS, RUNS
+from proseflow.tasks.store.files import (
+    release_memory,
+    stage_part,
+    utc_now,
+    write_parquet,
+    write_text,
+)
+from proseflow.tasks.store.layout import COMMITTED_DATASETS, REPORTS, report_file, runs_file
+from proseflow.tasks.store.output import Output
 
 JOURNAL = "COMMIT"
 REPORT = "report.html"  # the run's report in staging/final

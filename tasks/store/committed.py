@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pyarrow.dataset as ds
 
-from tasks.store.output import Output
+from proseflow.tasks.store.output import Output
 
 
 @dataclass

@@ -15,9 +15,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from tasks.errors import OutputError
-from tasks.schema import DATASETS, SCHEMA_VERSION
-from tasks.store.space import space_for
+from proseflow.tasks.errors import OutputError
+from proseflow.tasks.schema import DATASETS, SCHEMA_VERSION
+from proseflow.tasks.store.space import space_for
 
 ALL_ROWS = "all"  # staging bucket of tables without a complete doc_id column
 ROW_GROUP_SIZE = 10_000

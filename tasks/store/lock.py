@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.errors import OutputLockedError
-from tasks.store.files import utc_now
-from tasks.store.output import Output
+from proseflow.tasks.errors import OutputLockedError
+from proseflow.tasks.store.files import utc_now
+from proseflow.tasks.store.output import Output
 
 
 @dataclass

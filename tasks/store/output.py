@@ -16,11 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from tasks.errors import OutputError
-from tasks.schema import DATASETS
-from tasks.store.files import write_text
-from tasks.store.layout import COMMITS, CONTROL_DIR, runs_file
-from tasks.store.space import space_for
+from proseflow.tasks.errors import OutputError
+from proseflow.tasks.schema import DATASETS
+from proseflow.tasks.store.files import write_text
+from proseflow.tasks.store.layout import COMMITS, CONTROL_DIR, runs_file
+from proseflow.tasks.store.space import space_for
 
 
 @dataclass

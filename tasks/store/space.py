@@ -11,8 +11,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from tasks.errors import DiskFullError
-from tasks.store.layout import CONTROL_DIR
+from proseflow.tasks.errors import DiskFullError
+from proseflow.tasks.store.layout import CONTROL_DIR
 
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 RUN_SPACE = 1.25  # free space a run needs, times its output: staging peaked at 1.23x on BBC
