@@ -407,3 +407,47 @@ def test_stop_kills_a_server_that_ignores_sigterm():
     api.stop(timeout=0.5)
     api.process.stdout.close()
     assert api.process.returncode == -signal.SIGKILL
+
+
+# ---------------------------------------------------------------- settings serialized once
+
+
+def test_settings_are_serialized_once_and_as_prefect_serializes_them(monkeypatch):
+    from prefect.context import SettingsContext
+
+    current = SettingsContext.get()
+    want = current.serialize()
+    calls = []
+    original = SettingsContext.serialize
+
+    def counted(self, include_secrets=True):
+        calls.append(include_secrets)
+        return original(self, include_secrets)
+
+    monkeypatch.setattr(SettingsContext, "serialize", counted)
+    once = runtime.SettingsSerializedOnce.model_construct(
+        profile=current.profile, settings=current.settings
+    )
+    first, second = once.serialize(), once.serialize()
+    assert first == second == want
+    assert first is not second  # each caller gets its own dict to hand on
+    assert calls == [True]
+    once.serialize(include_secrets=False)
+    assert calls == [True, False]
+
+
+def test_the_pool_serializes_the_settings_in_force_when_it_submits():
+    pool = runtime.ProcessPool(max_workers=2)
+    with pool._settings_once() as entered:
+        assert isinstance(entered, runtime.SettingsSerializedOnce)
+        assert entered.settings is get_current_settings()
+        with pool._settings_once() as nested:  # already the serialized-once context
+            assert nested is None
+    with pool._settings_once() as again:
+        assert again is entered  # the same settings: the same serialization
+    with (
+        temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}),
+        pool._settings_once() as changed,
+    ):
+        assert changed is not entered
+        assert changed.settings.api.url == "http://127.0.0.1:9/api"
