@@ -125,8 +125,8 @@ class SettingsSerializedOnce(SettingsContext):
     """A settings context that serializes its settings once, however many tasks it sends.
 
     Prefect's process pool serializes the current settings context into every task it hands to a
-    worker: some 50 ms of the flow process's CPU a task, taken from the workers on a machine whose
-    cores they fill (18 s at 89,000 documents). A run's settings do not change while it submits,
+    worker: about 53 ms of the flow process's CPU a task (62 ms for the whole context), taken from
+    the workers on a machine whose cores they fill (some 19 s at 89,000 documents). A run's settings do not change while it submits,
     so the first serialization serves them all; settings entered later are another context.
     """
 
