@@ -140,23 +140,30 @@ def execute(
     Ctrl-C and SIGTERM stop it cleanly: the run is recorded as failed, its workers and its
     temporary API end, and the console shows the one line `main` prints.
     """
+    from proseflow.flows import runtime
     from proseflow.flows.console import hide_tracebacks, silenced_while
-    from proseflow.flows.runtime import keep_sigterm_handler, prefect_api, run_flow, stop_signals
-    from proseflow.flows.state import preload_lexicons
 
     hide_tracebacks()
     # The interpreter's last collection would walk everything the run loaded (seconds on a busy
     # machine) only to free memory the process is about to give back anyway.
     atexit.register(gc.freeze)
-    # The API server starts before any other thread: it is forked from this one.
-    with (
-        stop_signals(interrupted_once) as stops,
-        silenced_while(lambda: stops.raised),
-        prefect_api(),
-        keep_sigterm_handler(),
-    ):
-        preload_lexicons()
-        return run_flow(sources, output, config, from_raw)
+    runner = runtime.task_runner(config)
+    early = isinstance(runner, runtime.ProcessPool) and runtime.many_batches(sources, config)
+    # The API server starts before any other thread (it is forked from this one); the workers of
+    # a run of many batches start right after it, and warm up while the flow run starts.
+    try:
+        with (
+            runtime.stop_signals(interrupted_once) as stops,
+            silenced_while(lambda: stops.raised),
+            runtime.prefect_api(runner.start_early if early else lambda: None),
+            runtime.keep_sigterm_handler(),
+        ):
+            if not early:
+                runtime.preload_lexicons()
+            return runtime.run_flow(sources, output, config, from_raw, runner)
+    finally:
+        if early:
+            runner.discard_early()
 
 
 def cmd_run(args: argparse.Namespace) -> int:

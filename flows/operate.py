@@ -27,14 +27,16 @@ def add_commands(sub) -> None:
 # ---------------------------------------------------------------- server
 
 
+SERVER_HELP = "start a local Prefect server and UI"
+SERVER_DESCRIPTION = (
+    "Start a local Prefect server with its UI on HOST:PORT; its database lives in "
+    "PREFECT_HOME (default: ./.prefect). Stop it with Ctrl-C."
+)
+
+
 def _add_server(sub) -> None:
     parser = options.command(
-        sub,
-        "server",
-        cmd_server,
-        help="start a local Prefect server and UI",
-        description="Start a local Prefect server with its UI on HOST:PORT; its database lives in "
-        "PREFECT_HOME (default: ./.prefect). Stop it with Ctrl-C.",
+        sub, "server", cmd_server, help=SERVER_HELP, description=SERVER_DESCRIPTION
     )
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})"
@@ -128,15 +130,17 @@ def _kill_group(process: subprocess.Popen) -> None:
 # ---------------------------------------------------------------- serve
 
 
+SERVE_HELP = "serve the pipeline on SOURCE... on a schedule (needs a Prefect server)"
+SERVE_DESCRIPTION = (
+    "Create a deployment of the proseflow flow on SOURCE... with a cron or interval schedule and "
+    "run its scheduled runs in this process until Ctrl-C (which pauses the schedule). Needs "
+    "PREFECT_API_URL pointing at a running server (`proseflow server`)."
+)
+
+
 def _add_serve(sub) -> None:
     parser = options.command(
-        sub,
-        "serve",
-        cmd_serve,
-        help="serve the pipeline on SOURCE... on a schedule (needs a Prefect server)",
-        description="Create a deployment of the proseflow flow on SOURCE... with a cron or interval "
-        "schedule and run its scheduled runs in this process until Ctrl-C (which pauses the schedule). "
-        "Needs PREFECT_API_URL pointing at a running server (`proseflow server`).",
+        sub, "serve", cmd_serve, help=SERVE_HELP, description=SERVE_DESCRIPTION
     )
     options.add_sources(parser)
     when = parser.add_mutually_exclusive_group(required=True)

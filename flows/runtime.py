@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -11,9 +12,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from typing import NamedTuple
 
 from prefect.context import SettingsContext
-from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import (
+    ProcessPoolTaskRunner,
+    TaskRunner,
+    ThreadPoolTaskRunner,
+    _initialize_process_pool_worker,
+)
 from pydantic import PrivateAttr
 
 from proseflow.tasks.config import PipelineConfig
@@ -64,6 +72,13 @@ def dask_runner(config: PipelineConfig):
     return DaskTaskRunner(cluster_kwargs=cluster)
 
 
+class EarlyWorkers(NamedTuple):
+    """Worker processes started before their flow run: the pool and its message queue."""
+
+    executor: ProcessPoolExecutor
+    messages: object  # a multiprocessing Queue
+
+
 class ProcessPool(ProcessPoolTaskRunner):
     """Prefect's process pool, whose cancel_all stops the batches in flight instead of awaiting them.
 
@@ -72,10 +87,73 @@ class ProcessPool(ProcessPoolTaskRunner):
     stop their batches until they have none left, then waits as Prefect's does, so no batch
     writes afterwards. A worker still busy STOP_GRACE seconds after the first request is killed:
     its batch only wrote to the run's staging, which the stopped run discards.
+
+    Its workers can also start before the flow run (`start_early`), so that they import and load
+    their word lists while the flow process starts its run instead of after it.
     """
 
     STOP_GRACE = 5.0
     _settings: SettingsSerializedOnce | None = None
+    _early: EarlyWorkers | None = None
+
+    def start_early(self) -> None:
+        """Start the worker processes now; the flow run that enters this runner takes them over.
+
+        Each worker spends some 4 s importing Prefect, pyarrow and textstat and loading its word
+        lists and language model: started with the run, they keep the batches waiting that long.
+        Started here, they do it while the flow process starts its run. The pool is built as
+        Prefect 3.9's `__enter__` builds it: spawned processes, its initializer, its message queue.
+        """
+        if self._early is not None:
+            return
+        spawn = multiprocessing.get_context("spawn")
+        messages = spawn.Queue()
+        executor = ProcessPoolExecutor(
+            max_workers=self._max_workers,
+            mp_context=spawn,
+            initializer=_initialize_process_pool_worker,
+            initargs=(
+                messages,
+                getattr(self, "_initializer", None),
+                getattr(self, "_initargs", ()),
+            ),
+        )
+        self._early = EarlyWorkers(executor, messages)
+        for _ in range(self._max_workers):
+            executor.submit(warm_worker)
+
+    def discard_early(self) -> None:
+        """End workers started early that no flow run took over (the run never started)."""
+        early, self._early = self._early, None
+        if early is None:
+            return
+        for worker in list(getattr(early.executor, "_processes", {}).values()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGKILL)
+        early.executor.shutdown(wait=False, cancel_futures=True)
+        with contextlib.suppress(OSError, ValueError):
+            early.messages.close()
+
+    def duplicate(self) -> ProcessPool:
+        """Prefect's duplicate, which the flow run enters, holding the workers started early."""
+        twin = super().duplicate()
+        twin._early, self._early = self._early, None
+        return twin
+
+    def __enter__(self) -> ProcessPool:
+        early, self._early = self._early, None
+        if early is None:
+            return super().__enter__()
+        TaskRunner.__enter__(self)
+        self._executor, self._subprocess_message_queue = early
+        self._message_forwarding_thread = threading.Thread(
+            target=self._forward_subprocess_messages,
+            name="ProcessPoolTaskRunnerMessageForwarder",
+            daemon=True,
+        )
+        self._message_forwarding_thread.start()
+        self._resolver_executor = ThreadPoolExecutor(max_workers=self._max_workers)
+        return self
 
     def submit(self, task, parameters, wait_for=None, dependencies=None):
         """Prefect's submit, with the run's settings serialized once for all its tasks."""
@@ -136,6 +214,44 @@ class SettingsSerializedOnce(SettingsContext):
         if include_secrets not in self._serialized:
             self._serialized[include_secrets] = super().serialize(include_secrets)
         return dict(self._serialized[include_secrets])
+
+
+def warm_worker() -> None:
+    """A worker's first call: import what its batches run and load what they read."""
+    import proseflow.flows.prefect_tasks  # noqa: F401  (the batch tasks, Prefect's task engine)
+
+    load_lexicons()
+
+
+def load_lexicons() -> None:
+    """Load CMUdict, the English word lists and the language model: a second or so on first use."""
+    from proseflow.tasks import languages, readability
+
+    languages.detect_languages(["proseflow loads its language model."] * languages.MIN_BATCH)
+    readability.score_text("proseflow loads its word lists.", "en")
+
+
+def preload_lexicons() -> None:
+    """load_lexicons in a background thread of this process, for a run whose batches run here.
+
+    Starting a flow run mostly waits on the Prefect API, so loading them meanwhile takes that
+    time off short runs.
+    """
+    threading.Thread(target=load_lexicons, name="proseflow-preload", daemon=True).start()
+
+
+def many_batches(sources: Sequence[str], config: PipelineConfig) -> bool:
+    """Whether SOURCES surely make more than one batch: local folders holding more files than
+    batch_size (counted until there are that many). Globs, URLs and record files are not counted."""
+    seen = 0
+    for source in sources:
+        if "://" in source or not os.path.isdir(source):
+            continue
+        for _folder, _subfolders, files in os.walk(source):
+            seen += len(files)
+            if seen > config.batch_size:
+                return True
+    return False
 
 
 def stop_batches(workers: list, until: threading.Event, grace: float, every: float = 0.1) -> None:
@@ -353,26 +469,34 @@ def version_tag(version: str) -> str:
 
 
 def run_flow(
-    sources: list[str], output: str, config: PipelineConfig, from_raw: str | None = None
+    sources: list[str],
+    output: str,
+    config: PipelineConfig,
+    from_raw: str | None = None,
+    runner: TaskRunner | None = None,
 ) -> dict:
-    """Run the pipeline flow with the configured task runner and tags, and return its summary."""
+    """Run the pipeline flow with RUNNER (by default the configured task runner) and the run's
+    tags, and return its summary."""
     from prefect import tags
 
     from proseflow.flows.flow import pipeline
 
-    flow = pipeline.with_options(task_runner=task_runner(config))
+    flow = pipeline.with_options(task_runner=runner or task_runner(config))
     with tags(*run_tags(sources, from_raw)):
         return flow(sources=sources, output=output, config=config, from_raw=from_raw)
 
 
 @contextlib.contextmanager
-def prefect_api() -> Iterator[str]:
+def prefect_api(started: Callable[[], None] = lambda: None) -> Iterator[str]:
     """The configured Prefect API or, without one, a temporary API of this process for the block.
 
     Prefect's own temporary API shares the terminal's process group, so Ctrl-C stopped it before
     the flow could record the interrupted run; a killed run left it running; and every worker
     process started one more. This one runs in its own session, ends with this process, serves the
     workers too, and stops only after the run's last logs and events have reached it.
+
+    STARTED is called once the API's process is started (at once with a configured API), before
+    waiting for it to answer: the seconds the temporary API takes to come up are free for others.
     """
     from prefect.settings import (
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
@@ -382,13 +506,16 @@ def prefect_api() -> Iterator[str]:
 
     settings = get_current_settings()
     if settings.api.url or not settings.server.ephemeral.enabled:
+        started()
         yield settings.api.url or ""
         return
     api = TemporaryApi()
     # No one watches the heartbeats of a run whose API ends with it; the engine waits for them.
     no_heartbeats = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     try:
-        api.start(max(API_STARTUP_SECONDS, settings.server.ephemeral.startup_timeout_seconds))
+        api.start(
+            max(API_STARTUP_SECONDS, settings.server.ephemeral.startup_timeout_seconds), started
+        )
         with api_url_everywhere(api.url), temporary_settings(updates=no_heartbeats):
             yield api.url
     finally:
@@ -432,8 +559,11 @@ class TemporaryApi:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
-    def start(self, timeout: float) -> None:
-        """Start the server and wait until it answers; a ProseflowError when it does not."""
+    def start(self, timeout: float, started: Callable[[], None] = lambda: None) -> None:
+        """Start the server and wait until it answers; a ProseflowError when it does not.
+
+        STARTED is called once, after the server's process started, before the wait.
+        """
         import tempfile
 
         # Its tracebacks stay off the terminal; stop() closes it.
@@ -442,6 +572,8 @@ class TemporaryApi:
         while True:
             self.port = free_port()
             self.process = spawn_api(self.port, self.log)
+            started()
+            started = lambda: None  # noqa: E731  (once, whatever the retries)
             if wait_healthy(self.process, self.url, deadline):
                 return
             # 3: uvicorn could not bind, someone took the port meanwhile

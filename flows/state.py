@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -187,22 +186,6 @@ class RunState:
         if self.lock is not None:
             self.lock.release()
             self.lock = None
-
-
-def preload_lexicons() -> None:
-    """Load CMUdict, English word lists and the language model in a background thread.
-
-    Together they take about a second on first use; starting a flow run mostly waits on the Prefect
-    API, so loading them meanwhile takes that time off short runs.
-    """
-
-    def load() -> None:
-        from proseflow.tasks import languages, readability
-
-        languages.detect_languages(["proseflow loads its language model."] * languages.MIN_BATCH)
-        readability.score_text("proseflow loads its word lists.", "en")
-
-    threading.Thread(target=load, name="proseflow-preload", daemon=True).start()
 
 
 class Stopwatch:

@@ -58,95 +58,51 @@ def available_cpus() -> int:
 class PipelineConfig:
     """Everything a run needs besides its sources and output."""
 
-    language: str | None = setting(
-        None,
-        fingerprint=True,
-        metavar="CODE",
+    # Laid out by hand, every setting alike: the field, its default, whether it is part of the
+    # fingerprint and what its option takes; below it, indented, the option's help.
+    # fmt: off
+    language: str | None = setting(None, fingerprint=True, metavar="CODE",
         help="force a language for every document: an ISO 639-1 code (en, de) or a locale whose "
         "hyphenation patterns to use (en_GB, pt_BR, de_CH); default: detect, English scored as "
-        "textstat's default en_US",
-    )
-    readability: str = setting(
-        "textstat",
-        fingerprint=True,
-        choices=READABILITY_MODES,
-        help="textstat: scores equal to textstat 0.7.13; published: published formulas",
-    )
-    max_bytes: int = setting(
-        10_000_000, fingerprint=True, metavar="N", help="reject larger inputs as too_large"
-    )
-    text_field: str = setting(
-        "text", fingerprint=True, metavar="F", help="record formats: the field holding the text"
-    )
-    id_field: str = setting(
-        "id", fingerprint=True, metavar="F", help="record formats: the field naming a record"
-    )
-    title_field: str = setting(
-        "title", fingerprint=True, metavar="F", help="record formats: the field holding the title"
-    )
-    boilerplate_patterns: tuple[str, ...] | None = setting(
-        None,
-        fingerprint=True,
-        option="boilerplate-file",
-        from_file=True,
-        metavar="FILE",
-        help="regular expressions, one a line, replacing the built-in boilerplate line patterns",
-    )
-    repeated_line_min_docs: int = setting(
-        5,
-        fingerprint=True,
-        metavar="N",
-        help="a line in at least N documents of a collection (and the share below) is boilerplate",
-    )
-    repeated_line_min_share: float = setting(
-        0.5,
-        fingerprint=True,
-        metavar="S",
-        help="... and in at least this share of them, in (0, 1]",
-    )
-    top_terms: int = setting(
-        50, fingerprint=True, metavar="N", help="rows per collection in terms/"
-    )
-    near_duplicates: str = setting(
-        "on",
-        fingerprint=True,
-        choices=SWITCH,
-        help="link near-duplicate documents (MinHash signatures, LSH) across every committed run",
-    )
-    near_duplicate_threshold: float = setting(
-        NEAR_DUPLICATE_THRESHOLD,
-        fingerprint=True,
-        metavar="J",
+        "textstat's default en_US")
+    readability: str = setting("textstat", fingerprint=True, choices=READABILITY_MODES,
+        help="textstat: scores equal to textstat 0.7.13; published: published formulas")
+    max_bytes: int = setting(10_000_000, fingerprint=True, metavar="N",
+        help="reject larger inputs as too_large")
+    text_field: str = setting("text", fingerprint=True, metavar="F",
+        help="record formats: the field holding the text")
+    id_field: str = setting("id", fingerprint=True, metavar="F",
+        help="record formats: the field naming a record")
+    title_field: str = setting("title", fingerprint=True, metavar="F",
+        help="record formats: the field holding the title")
+    boilerplate_patterns: tuple[str, ...] | None = setting(None, fingerprint=True, metavar="FILE",
+        option="boilerplate-file", from_file=True,
+        help="regular expressions, one a line, replacing the built-in boilerplate line patterns")
+    repeated_line_min_docs: int = setting(5, fingerprint=True, metavar="N",
+        help="a line in at least N documents of a collection (and the share below) is boilerplate")
+    repeated_line_min_share: float = setting(0.5, fingerprint=True, metavar="S",
+        help="... and in at least this share of them, in (0, 1]")
+    top_terms: int = setting(50, fingerprint=True, metavar="N",
+        help="rows per collection in terms/")
+    near_duplicates: str = setting("on", fingerprint=True, choices=SWITCH,
+        help="link near-duplicate documents (MinHash signatures, LSH) across every committed run")
+    near_duplicate_threshold: float = setting(NEAR_DUPLICATE_THRESHOLD, fingerprint=True, metavar="J",
         help="estimated Jaccard similarity of two documents' word shingles that makes them "
-        "near-duplicates, in (0, 1]",
-    )
-    shingle_size: int = setting(
-        SHINGLE_SIZE,
-        fingerprint=True,
-        metavar="N",
-        help="words per shingle of the near-duplicate signatures",
-    )
-    batch_size: int = setting(
-        500, fingerprint=False, metavar="N", help="documents per batch (record files are cut too)"
-    )
-    batch_bytes: int = setting(
-        64_000_000, fingerprint=False, metavar="B", help="input bytes per batch"
-    )
-    workers: int = setting(
-        fingerprint=False,
-        default_factory=available_cpus,
-        metavar="N",
-        help="worker processes; 1 runs in one process (default: the CPUs this process may use)",
-    )
-    runner: str = setting(
-        "local",
-        fingerprint=False,
-        choices=RUNNERS,
-        help="local: this process (processes when workers > 1); process; dask",
-    )
-    dask_address: str | None = setting(
-        None, fingerprint=False, metavar="URL", help="with --runner dask: scheduler tcp://host:port"
-    )
+        "near-duplicates, in (0, 1]")
+    shingle_size: int = setting(SHINGLE_SIZE, fingerprint=True, metavar="N",
+        help="words per shingle of the near-duplicate signatures")
+    batch_size: int = setting(2000, fingerprint=False, metavar="N",
+        help="documents per batch at most, spread evenly over the workers (record files are cut "
+        "too)")
+    batch_bytes: int = setting(64_000_000, fingerprint=False, metavar="B",
+        help="input bytes per batch")
+    workers: int = setting(fingerprint=False, default_factory=available_cpus, metavar="N",
+        help="worker processes; 1 runs in one process (default: the CPUs this process may use)")
+    runner: str = setting("local", fingerprint=False, choices=RUNNERS,
+        help="local: this process (processes when workers > 1); process; dask")
+    dask_address: str | None = setting(None, fingerprint=False, metavar="URL",
+        help="with --runner dask: scheduler tcp://host:port")
+    # fmt: on
 
     def __post_init__(self) -> None:
         if self.readability not in READABILITY_MODES:

@@ -24,83 +24,35 @@ STAGES = (
 
 DESCRIPTION = b"description"
 
+# The words of the tables below: a column's type, and whether it may hold nulls.
+STRING, INT64, FLOAT64, BOOL = pa.string(), pa.int64(), pa.float64(), pa.bool_()
+BINARY, DATE32, TIMESTAMP = pa.binary(), pa.date32(), pa.timestamp("us", tz="UTC")
+STRING_LIST, UINT32_LIST = pa.list_(pa.string()), pa.list_(pa.uint32())
+REQUIRED, NULLABLE = False, True
+
+# A table's row: (name, type, nullable, description).
+Row = tuple[str, pa.DataType, bool, str]
+
 
 def _field(name: str, type_: pa.DataType, description: str, nullable: bool = True) -> pa.Field:
     return pa.field(name, type_, nullable=nullable, metadata={DESCRIPTION: description.encode()})
 
 
-def _required(name: str, type_: pa.DataType, description: str) -> pa.Field:
-    return _field(name, type_, description, nullable=False)
+def _fields(*rows: Row | pa.Field) -> list[pa.Field]:
+    """A table's fields, one a row, in order; a field built elsewhere (RUN_FIELDS) is kept as is."""
+    fields = []
+    for row in rows:
+        if isinstance(row, pa.Field):
+            fields.append(row)
+        else:
+            name, type_, nullable, description = row
+            fields.append(_field(name, type_, description, nullable))
+    return fields
 
 
-def _float(name: str, description: str) -> pa.Field:
-    return _field(name, pa.float64(), description)
+def _schema(*rows: Row | pa.Field) -> pa.Schema:
+    return pa.schema(_fields(*rows))
 
-
-def _int(name: str, description: str) -> pa.Field:
-    return _field(name, pa.int64(), description)
-
-
-TIMESTAMP = pa.timestamp("us", tz="UTC")
-
-RUN_FIELDS = [
-    _required("run_id", pa.string(), "Prefect flow run id of the run that wrote the row."),
-    _required(
-        "pipeline_fingerprint",
-        pa.string(),
-        "Hash of pipeline version, value-changing configuration, schema version and library versions.",
-    ),
-]
-
-IDENTITY_FIELDS = [
-    _required("doc_id", pa.string(), "sha256 hex digest of the raw input bytes."),
-    _field(
-        "source_uri",
-        pa.string(),
-        "Where the input was read from (path or URL, '#n' for record n).",
-        False,
-    ),
-    _field(
-        "collection",
-        pa.string(),
-        "Parent folder relative to SOURCE ('' at top); a record file's stem.",
-        False,
-    ),
-]
-
-DOCUMENT_META_FIELDS = [
-    _field("format", pa.string(), "Input format: txt, md, html, jsonl, csv or parquet."),
-    _field(
-        "encoding",
-        pa.string(),
-        "Encoding the raw bytes were decoded with (utf-8, cp1252, utf-16, ...).",
-    ),
-    _field(
-        "title",
-        pa.string(),
-        "Title from the heading, first short line, HTML metadata or record field.",
-    ),
-    _field(
-        "author",
-        pa.string(),
-        "Author from the byline, HTML metadata or record field; null if absent.",
-    ),
-    _field(
-        "published_date",
-        pa.date32(),
-        "Publication date from the byline, HTML or record; null if absent.",
-    ),
-    _field("language", pa.string(), "ISO 639-1 language code, detected or forced with --language."),
-    _field("text", pa.string(), "Cleaned body text; paragraphs separated by one blank line."),
-    _field(
-        "clean_ops", pa.list_(pa.string()), "Cleaning steps that changed this document, in order."
-    ),
-    _field(
-        "n_chars_removed",
-        pa.int64(),
-        "Characters of the decoded input not kept in title, author or text.",
-    ),
-]
 
 # Where the readability descriptions say when a value is null (see tasks.readability).
 SYLLABLE_NULLS = (
@@ -108,117 +60,145 @@ SYLLABLE_NULLS = (
 )
 ANY_LANGUAGE = "; filled for every document with words, in every language."
 
-READABILITY_FIELDS = [
-    _float(
-        "flesch_reading_ease",
-        "textstat.flesch_reading_ease(text), English as textstat's default en_US" + SYLLABLE_NULLS,
-    ),
-    _float("flesch_kincaid_grade", "textstat.flesch_kincaid_grade(text)" + SYLLABLE_NULLS),
-    _float("gunning_fog", "textstat.gunning_fog(text)" + SYLLABLE_NULLS),
-    _float(
-        "smog_index",
-        "textstat.smog_index(text) (any number of sentences, as textstat computes it)"
-        + SYLLABLE_NULLS,
-    ),
-    _float(
-        "coleman_liau_index",
-        "textstat.coleman_liau_index(text) (textstat's 0.058 coefficient)" + ANY_LANGUAGE,
-    ),
-    _float(
-        "automated_readability_index", "textstat.automated_readability_index(text)" + ANY_LANGUAGE
-    ),
-    _float(
-        "dale_chall_readability_score",
-        "textstat.dale_chall_readability_score(text)" + SYLLABLE_NULLS,
-    ),
-    _float("linsear_write_formula", "textstat.linsear_write_formula(text)" + SYLLABLE_NULLS),
-    _float("spache_readability", "textstat.spache_readability(text)" + SYLLABLE_NULLS),
-    _float("mcalpine_eflaw", "textstat.mcalpine_eflaw(text)" + ANY_LANGUAGE),
-    _float("lix", "textstat.lix(text)" + ANY_LANGUAGE),
-    _float("rix", "textstat.rix(text)" + ANY_LANGUAGE),
-    _float(
-        "text_standard",
-        "textstat.text_standard(text, float_output=True): consensus grade" + SYLLABLE_NULLS,
-    ),
-    _float(
-        "reading_time",
-        "textstat.reading_time(text): seconds at 14.69 ms per character; every language.",
-    ),
-    _float(
-        "fernandez_huerta", "textstat.fernandez_huerta(text); Spanish documents only, else null."
-    ),
-    _float("szigriszt_pazos", "textstat.szigriszt_pazos(text); Spanish documents only, else null."),
-    _float(
-        "gutierrez_polini", "textstat.gutierrez_polini(text); Spanish documents only, else null."
-    ),
-    _float("crawford", "textstat.crawford(text); Spanish documents only, else null."),
-    _float("gulpease_index", "textstat.gulpease_index(text); Italian documents only, else null."),
-    _float(
-        "wiener_sachtextformel",
-        "textstat.wiener_sachtextformel(text, variant=1); German documents only, else null.",
-    ),
-    _float("osman", "textstat.osman(text); Arabic documents only, else null."),
-]
+# The tables are laid out by hand, a field in two lines: its name, type and whether it may be null,
+# then its description, so that every row reads the same. ruff format would join the short rows
+# into one line and break each long one into five.
+# fmt: off
+RUN_FIELDS = _fields(
+    ("run_id", STRING, REQUIRED,
+     "Prefect flow run id of the run that wrote the row."),
+    ("pipeline_fingerprint", STRING, REQUIRED,
+     "Hash of pipeline version, value-changing configuration, schema version and library versions."),
+)
 
-COUNT_FIELDS = [
-    _int("n_chars", "textstat.char_count(text): characters excluding whitespace."),
-    _int(
-        "n_letters", "textstat.letter_count(text): characters excluding whitespace and punctuation."
-    ),
-    _int("n_words", "textstat.lexicon_count(text): words after removing punctuation."),
-    _int(
-        "n_sentences",
-        "Sentences found by proseflow's segmenter (abbreviation, decimal and quote aware).",
-    ),
-    _int("n_paragraphs", "Blocks of text separated by a blank line."),
-    _int("n_syllables", "textstat.syllable_count(text) in the row's language."),
-    _int("n_difficult_words", "textstat.difficult_words(text)."),
-]
+IDENTITY_FIELDS = _fields(
+    ("doc_id", STRING, REQUIRED,
+     "sha256 hex digest of the raw input bytes."),
+    ("source_uri", STRING, REQUIRED,
+     "Where the input was read from (path or URL, '#n' for record n)."),
+    ("collection", STRING, REQUIRED,
+     "Parent folder relative to SOURCE ('' at top); a record file's stem."),
+)
 
-STAT_FIELDS = [
-    _int("n_unique_words", "Distinct word tokens, lower-cased, with \u2019 written as '."),
-    _float("type_token_ratio", "n_unique_words / word tokens; null without words."),
-    _float(
-        "mtld",
-        "Measure of textual lexical diversity (McCarthy & Jarvis 2010, threshold 0.72); null below 10 tokens "
-        "or when a pass finds no factor (all tokens distinct).",
-    ),
-    _float("avg_word_length", "Mean letters per word token."),
-    _float(
-        "avg_sentence_length", "Mean word tokens per segmenter sentence; null without sentences."
-    ),
-    _float(
-        "sentence_length_std",
-        "Population standard deviation of words per segmenter sentence; null without sentences.",
-    ),
-    _int(
-        "max_sentence_length",
-        "Word tokens in the longest segmenter sentence; null without sentences.",
-    ),
-    _float("long_word_ratio", "Share of word tokens with 7 or more letters."),
-    _float(
-        "stopword_ratio",
-        "Share of word tokens that are stopwords of the document's language; null for languages "
-        "without a list (lists: en es fr de it pt nl).",
-    ),
-    _float("digit_ratio", "Share of non-whitespace characters that are digits."),
-    _float("uppercase_ratio", "Share of letters that are upper case."),
-    _float(
-        "punctuation_ratio",
-        "Share of non-whitespace characters that are punctuation (Unicode P* or ASCII "
-        "string.punctuation, so $ and % count).",
-    ),
-    _int(
-        "n_quotes",
-        'Quoted passages holding at least one word ("\u2026", \u201c\u2026\u201d, \u201e\u2026\u201c, \u00ab\u2026\u00bb); '
-        "a quote still open at a paragraph end closes there.",
-    ),
-    _float("quote_ratio", "Share of word tokens inside quoted passages."),
-    _int(
-        "n_numbers",
-        "Word tokens that start with a digit (123, 3.5, 1,200, 1.2bn in $1.2bn, 45 in 45%).",
-    ),
-]
+DOCUMENT_META_FIELDS = _fields(
+    ("format", STRING, NULLABLE,
+     "Input format: txt, md, html, jsonl, csv or parquet."),
+    ("encoding", STRING, NULLABLE,
+     "Encoding the raw bytes were decoded with (utf-8, cp1252, utf-16, ...)."),
+    ("title", STRING, NULLABLE,
+     "Title from the heading, first short line, HTML metadata or record field."),
+    ("author", STRING, NULLABLE,
+     "Author from the byline, HTML metadata or record field; null if absent."),
+    ("published_date", DATE32, NULLABLE,
+     "Publication date from the byline, HTML or record; null if absent."),
+    ("language", STRING, NULLABLE,
+     "ISO 639-1 language code, detected or forced with --language."),
+    ("text", STRING, NULLABLE,
+     "Cleaned body text; paragraphs separated by one blank line."),
+    ("clean_ops", STRING_LIST, NULLABLE,
+     "Cleaning steps that changed this document, in order."),
+    ("n_chars_removed", INT64, NULLABLE,
+     "Characters of the decoded input not kept in title, author or text."),
+)
+
+READABILITY_FIELDS = _fields(
+    ("flesch_reading_ease", FLOAT64, NULLABLE,
+     "textstat.flesch_reading_ease(text), English as textstat's default en_US" + SYLLABLE_NULLS),
+    ("flesch_kincaid_grade", FLOAT64, NULLABLE,
+     "textstat.flesch_kincaid_grade(text)" + SYLLABLE_NULLS),
+    ("gunning_fog", FLOAT64, NULLABLE,
+     "textstat.gunning_fog(text)" + SYLLABLE_NULLS),
+    ("smog_index", FLOAT64, NULLABLE,
+     "textstat.smog_index(text) (any number of sentences, as textstat computes it)" + SYLLABLE_NULLS),
+    ("coleman_liau_index", FLOAT64, NULLABLE,
+     "textstat.coleman_liau_index(text) (textstat's 0.058 coefficient)" + ANY_LANGUAGE),
+    ("automated_readability_index", FLOAT64, NULLABLE,
+     "textstat.automated_readability_index(text)" + ANY_LANGUAGE),
+    ("dale_chall_readability_score", FLOAT64, NULLABLE,
+     "textstat.dale_chall_readability_score(text)" + SYLLABLE_NULLS),
+    ("linsear_write_formula", FLOAT64, NULLABLE,
+     "textstat.linsear_write_formula(text)" + SYLLABLE_NULLS),
+    ("spache_readability", FLOAT64, NULLABLE,
+     "textstat.spache_readability(text)" + SYLLABLE_NULLS),
+    ("mcalpine_eflaw", FLOAT64, NULLABLE,
+     "textstat.mcalpine_eflaw(text)" + ANY_LANGUAGE),
+    ("lix", FLOAT64, NULLABLE,
+     "textstat.lix(text)" + ANY_LANGUAGE),
+    ("rix", FLOAT64, NULLABLE,
+     "textstat.rix(text)" + ANY_LANGUAGE),
+    ("text_standard", FLOAT64, NULLABLE,
+     "textstat.text_standard(text, float_output=True): consensus grade" + SYLLABLE_NULLS),
+    ("reading_time", FLOAT64, NULLABLE,
+     "textstat.reading_time(text): seconds at 14.69 ms per character; every language."),
+    ("fernandez_huerta", FLOAT64, NULLABLE,
+     "textstat.fernandez_huerta(text); Spanish documents only, else null."),
+    ("szigriszt_pazos", FLOAT64, NULLABLE,
+     "textstat.szigriszt_pazos(text); Spanish documents only, else null."),
+    ("gutierrez_polini", FLOAT64, NULLABLE,
+     "textstat.gutierrez_polini(text); Spanish documents only, else null."),
+    ("crawford", FLOAT64, NULLABLE,
+     "textstat.crawford(text); Spanish documents only, else null."),
+    ("gulpease_index", FLOAT64, NULLABLE,
+     "textstat.gulpease_index(text); Italian documents only, else null."),
+    ("wiener_sachtextformel", FLOAT64, NULLABLE,
+     "textstat.wiener_sachtextformel(text, variant=1); German documents only, else null."),
+    ("osman", FLOAT64, NULLABLE,
+     "textstat.osman(text); Arabic documents only, else null."),
+)
+
+COUNT_FIELDS = _fields(
+    ("n_chars", INT64, NULLABLE,
+     "textstat.char_count(text): characters excluding whitespace."),
+    ("n_letters", INT64, NULLABLE,
+     "textstat.letter_count(text): characters excluding whitespace and punctuation."),
+    ("n_words", INT64, NULLABLE,
+     "textstat.lexicon_count(text): words after removing punctuation."),
+    ("n_sentences", INT64, NULLABLE,
+     "Sentences found by proseflow's segmenter (abbreviation, decimal and quote aware)."),
+    ("n_paragraphs", INT64, NULLABLE,
+     "Blocks of text separated by a blank line."),
+    ("n_syllables", INT64, NULLABLE,
+     "textstat.syllable_count(text) in the row's language."),
+    ("n_difficult_words", INT64, NULLABLE,
+     "textstat.difficult_words(text)."),
+)
+
+STAT_FIELDS = _fields(
+    ("n_unique_words", INT64, NULLABLE,
+     "Distinct word tokens, lower-cased, with \u2019 written as '."),
+    ("type_token_ratio", FLOAT64, NULLABLE,
+     "n_unique_words / word tokens; null without words."),
+    ("mtld", FLOAT64, NULLABLE,
+     "Measure of textual lexical diversity (McCarthy & Jarvis 2010, threshold 0.72); null below 10 "
+     "tokens or when a pass finds no factor (all tokens distinct)."),
+    ("avg_word_length", FLOAT64, NULLABLE,
+     "Mean letters per word token."),
+    ("avg_sentence_length", FLOAT64, NULLABLE,
+     "Mean word tokens per segmenter sentence; null without sentences."),
+    ("sentence_length_std", FLOAT64, NULLABLE,
+     "Population standard deviation of words per segmenter sentence; null without sentences."),
+    ("max_sentence_length", INT64, NULLABLE,
+     "Word tokens in the longest segmenter sentence; null without sentences."),
+    ("long_word_ratio", FLOAT64, NULLABLE,
+     "Share of word tokens with 7 or more letters."),
+    ("stopword_ratio", FLOAT64, NULLABLE,
+     "Share of word tokens that are stopwords of the document's language; null for languages "
+     "without a list (lists: en es fr de it pt nl)."),
+    ("digit_ratio", FLOAT64, NULLABLE,
+     "Share of non-whitespace characters that are digits."),
+    ("uppercase_ratio", FLOAT64, NULLABLE,
+     "Share of letters that are upper case."),
+    ("punctuation_ratio", FLOAT64, NULLABLE,
+     "Share of non-whitespace characters that are punctuation (Unicode P* or ASCII "
+     "string.punctuation, so $ and % count)."),
+    ("n_quotes", INT64, NULLABLE,
+     'Quoted passages holding at least one word ("\u2026", \u201c\u2026\u201d, \u201e\u2026\u201c, '
+     '\u00ab\u2026\u00bb); a quote still open at a paragraph end closes there.'),
+    ("quote_ratio", FLOAT64, NULLABLE,
+     "Share of word tokens inside quoted passages."),
+    ("n_numbers", INT64, NULLABLE,
+     "Word tokens that start with a digit (123, 3.5, 1,200, 1.2bn in $1.2bn, 45 in 45%)."),
+)
 
 DOCUMENTS = pa.schema(
     IDENTITY_FIELDS
@@ -227,182 +207,184 @@ DOCUMENTS = pa.schema(
     + COUNT_FIELDS
     + STAT_FIELDS
     + RUN_FIELDS
-    + [_required("processed_at", TIMESTAMP, "When the row was computed (UTC).")]
+    + _fields(("processed_at", TIMESTAMP, REQUIRED, "When the row was computed (UTC)."))
 )
 
-REJECTS = pa.schema(
-    [
-        _required("source_uri", pa.string(), "Where the input was read from."),
-        _field("collection", pa.string(), "Parent folder relative to SOURCE ('' at top)."),
-        _field(
-            "doc_id", pa.string(), "sha256 of the raw bytes when they could be read, else null."
-        ),
-        _required(
-            "reason", pa.string(), "Stable reason code: empty, binary, undecodable, too_large, ..."
-        ),
-        _required("detail", pa.string(), "Human-readable explanation."),
-        _field("n_bytes", pa.int64(), "Size of the input in bytes when known."),
-        RUN_FIELDS[0],
-        RUN_FIELDS[1],
-    ]
+REJECTS = _schema(
+    ("source_uri", STRING, REQUIRED,
+     "Where the input was read from."),
+    ("collection", STRING, NULLABLE,
+     "Parent folder relative to SOURCE ('' at top)."),
+    ("doc_id", STRING, NULLABLE,
+     "sha256 of the raw bytes when they could be read, else null."),
+    ("reason", STRING, REQUIRED,
+     "Stable reason code: empty, binary, undecodable, too_large, ..."),
+    ("detail", STRING, REQUIRED,
+     "Human-readable explanation."),
+    ("n_bytes", INT64, NULLABLE,
+     "Size of the input in bytes when known."),
+    *RUN_FIELDS,
 )
 
-RAW = pa.schema(
-    [
-        _required("doc_id", pa.string(), "sha256 hex digest of `content`."),
-        _required("content", pa.binary(), "The raw input bytes, exactly as read."),
-        _required("n_bytes", pa.int64(), "Length of `content`."),
-        _required("format", pa.string(), "Input format the bytes were read as."),
-        _required("source_uri", pa.string(), "Where the bytes were first seen."),
-        _required("collection", pa.string(), "Collection of the first source."),
-        _required("first_seen_at", TIMESTAMP, "When the bytes were first stored (UTC)."),
-        _required("run_id", pa.string(), "Run that first stored the bytes."),
-    ]
+RAW = _schema(
+    ("doc_id", STRING, REQUIRED,
+     "sha256 hex digest of `content`."),
+    ("content", BINARY, REQUIRED,
+     "The raw input bytes, exactly as read."),
+    ("n_bytes", INT64, REQUIRED,
+     "Length of `content`."),
+    ("format", STRING, REQUIRED,
+     "Input format the bytes were read as."),
+    ("source_uri", STRING, REQUIRED,
+     "Where the bytes were first seen."),
+    ("collection", STRING, REQUIRED,
+     "Collection of the first source."),
+    ("first_seen_at", TIMESTAMP, REQUIRED,
+     "When the bytes were first stored (UTC)."),
+    ("run_id", STRING, REQUIRED,
+     "Run that first stored the bytes."),
 )
 
-RUNS = pa.schema(
-    [
-        _required("run_id", pa.string(), "Prefect flow run id."),
-        _field("flow_run_name", pa.string(), "Prefect flow run name."),
-        _required("started_at", TIMESTAMP, "Run start (UTC)."),
-        _required("finished_at", TIMESTAMP, "Run end (UTC)."),
-        _required("status", pa.string(), "completed or failed."),
-        _required(
-            "source",
-            pa.string(),
-            "The SOURCE arguments, JSON list: URLs as given, local paths absolute.",
-        ),
-        _required("parameters", pa.string(), "Effective configuration, canonical JSON."),
-        _required("pipeline_version", pa.string(), "proseflow version."),
-        _required("pipeline_fingerprint", pa.string(), "See documents.pipeline_fingerprint."),
-        _required("schema_version", pa.string(), "Version of these schemas."),
-        _field(
-            "versions",
-            pa.string(),
-            "Library versions (python, prefect, pyarrow, textstat, ...), JSON.",
-            False,
-        ),
-        _required("n_inputs", pa.int64(), "Inputs discovered: documents + rejects + skipped."),
-        _required("n_documents", pa.int64(), "Document rows committed by the run."),
-        _required("n_rejects", pa.int64(), "Reject rows committed by the run."),
-        _required("n_skipped", pa.int64(), "Inputs already committed with the same fingerprint."),
-        _field(
-            "n_ignored",
-            pa.int64(),
-            "Files under SOURCE that are not inputs (other extensions).",
-            False,
-        ),
-        _required("clean_ops", pa.string(), "Documents changed per cleaning step, JSON object."),
-        _required("stage_seconds", pa.string(), "Seconds spent in each stage, JSON object."),
-        _field("error", pa.string(), "Why a failed run failed; null when completed."),
-    ]
+RUNS = _schema(
+    ("run_id", STRING, REQUIRED,
+     "Prefect flow run id."),
+    ("flow_run_name", STRING, NULLABLE,
+     "Prefect flow run name."),
+    ("started_at", TIMESTAMP, REQUIRED,
+     "Run start (UTC)."),
+    ("finished_at", TIMESTAMP, REQUIRED,
+     "Run end (UTC)."),
+    ("status", STRING, REQUIRED,
+     "completed or failed."),
+    ("source", STRING, REQUIRED,
+     "The SOURCE arguments, JSON list: URLs as given, local paths absolute."),
+    ("parameters", STRING, REQUIRED,
+     "Effective configuration, canonical JSON."),
+    ("pipeline_version", STRING, REQUIRED,
+     "proseflow version."),
+    ("pipeline_fingerprint", STRING, REQUIRED,
+     "See documents.pipeline_fingerprint."),
+    ("schema_version", STRING, REQUIRED,
+     "Version of these schemas."),
+    ("versions", STRING, REQUIRED,
+     "Library versions (python, prefect, pyarrow, textstat, ...), JSON."),
+    ("n_inputs", INT64, REQUIRED,
+     "Inputs discovered: documents + rejects + skipped."),
+    ("n_documents", INT64, REQUIRED,
+     "Document rows committed by the run."),
+    ("n_rejects", INT64, REQUIRED,
+     "Reject rows committed by the run."),
+    ("n_skipped", INT64, REQUIRED,
+     "Inputs already committed with the same fingerprint."),
+    ("n_ignored", INT64, REQUIRED,
+     "Files under SOURCE that are not inputs (other extensions)."),
+    ("clean_ops", STRING, REQUIRED,
+     "Documents changed per cleaning step, JSON object."),
+    ("stage_seconds", STRING, REQUIRED,
+     "Seconds spent in each stage, JSON object."),
+    ("error", STRING, NULLABLE,
+     "Why a failed run failed; null when completed."),
 )
 
-CORPUS_STATS = pa.schema(
-    [
-        RUN_FIELDS[0],
-        RUN_FIELDS[1],
-        _field(
-            "collection",
-            pa.string(),
-            "Collection, or '*' for all documents of the run (only when it has several collections).",
-            False,
-        ),
-        _required("metric", pa.string(), "Numeric column of `documents` summarised."),
-        _required(
-            "unique_only",
-            pa.bool_(),
-            "false: all the run's documents; true: without near-duplicates of another document.",
-        ),
-        _int("count", "Non-null values."),
-        _int("nulls", "Null values."),
-        _float("mean", "Mean of the non-null values."),
-        _float("std", "Sample standard deviation (ddof=1); null for fewer than 2 values."),
-        _float("min", "Minimum."),
-        _float("p10", "10th percentile (linear interpolation)."),
-        _float("p25", "25th percentile (linear interpolation)."),
-        _float("median", "50th percentile (linear interpolation)."),
-        _float("p75", "75th percentile (linear interpolation)."),
-        _float("p90", "90th percentile (linear interpolation)."),
-        _float("max", "Maximum."),
-    ]
+CORPUS_STATS = _schema(
+    *RUN_FIELDS,
+    ("collection", STRING, REQUIRED,
+     "Collection, or '*' for all documents of the run (only when it has several collections)."),
+    ("metric", STRING, REQUIRED,
+     "Numeric column of `documents` summarised."),
+    ("unique_only", BOOL, REQUIRED,
+     "false: all the run's documents; true: without near-duplicates of another document."),
+    ("count", INT64, NULLABLE,
+     "Non-null values."),
+    ("nulls", INT64, NULLABLE,
+     "Null values."),
+    ("mean", FLOAT64, NULLABLE,
+     "Mean of the non-null values."),
+    ("std", FLOAT64, NULLABLE,
+     "Sample standard deviation (ddof=1); null for fewer than 2 values."),
+    ("min", FLOAT64, NULLABLE,
+     "Minimum."),
+    ("p10", FLOAT64, NULLABLE,
+     "10th percentile (linear interpolation)."),
+    ("p25", FLOAT64, NULLABLE,
+     "25th percentile (linear interpolation)."),
+    ("median", FLOAT64, NULLABLE,
+     "50th percentile (linear interpolation)."),
+    ("p75", FLOAT64, NULLABLE,
+     "75th percentile (linear interpolation)."),
+    ("p90", FLOAT64, NULLABLE,
+     "90th percentile (linear interpolation)."),
+    ("max", FLOAT64, NULLABLE,
+     "Maximum."),
 )
 
-TERMS = pa.schema(
-    [
-        RUN_FIELDS[0],
-        RUN_FIELDS[1],
-        _field(
-            "collection",
-            pa.string(),
-            "Collection, or '*' for all documents of the run (only when it has several collections).",
-            False,
-        ),
-        _int("rank", "1 for the most frequent term of the collection."),
-        _required("term", pa.string(), "Lower-cased word, stopwords excluded."),
-        _int("document_frequency", "Documents of the collection containing the term."),
-        _int("term_frequency", "Occurrences of the term in the collection."),
-    ]
+TERMS = _schema(
+    *RUN_FIELDS,
+    ("collection", STRING, REQUIRED,
+     "Collection, or '*' for all documents of the run (only when it has several collections)."),
+    ("rank", INT64, NULLABLE,
+     "1 for the most frequent term of the collection."),
+    ("term", STRING, REQUIRED,
+     "Lower-cased word, stopwords excluded."),
+    ("document_frequency", INT64, NULLABLE,
+     "Documents of the collection containing the term."),
+    ("term_frequency", INT64, NULLABLE,
+     "Occurrences of the term in the collection."),
 )
 
-SIGNATURES = pa.schema(
-    [
-        _required("doc_id", pa.string(), "The document's doc_id."),
-        _required("collection", pa.string(), "The document's collection."),
-        _field(
-            "signature",
-            pa.list_(pa.uint32()),
-            "MinHash signature over the word shingles of the cleaned text; null without shingles.",
-        ),
-        RUN_FIELDS[0],
-        RUN_FIELDS[1],
-    ]
+SIGNATURES = _schema(
+    ("doc_id", STRING, REQUIRED,
+     "The document's doc_id."),
+    ("collection", STRING, REQUIRED,
+     "The document's collection."),
+    ("signature", UINT32_LIST, NULLABLE,
+     "MinHash signature over the word shingles of the cleaned text; null without shingles."),
+    *RUN_FIELDS,
 )
 
-NEAR_DUPLICATES = pa.schema(
-    [
-        _required("doc_id", pa.string(), "A document of a near-duplicate cluster."),
-        _field(
-            "representative_id",
-            pa.string(),
-            "The cluster's representative: its smallest doc_id (itself for the representative).",
-            False,
-        ),
-        _required(
-            "similarity",
-            pa.float64(),
-            "Jaccard similarity of the word shingles to the representative, estimated by MinHash.",
-        ),
-        _required("collection", pa.string(), "The document's collection."),
-        _required(
-            "run_id",
-            pa.string(),
-            "Run that computed the clusters: each run with new documents links all committed ones.",
-        ),
-        RUN_FIELDS[1],
-    ]
+NEAR_DUPLICATES = _schema(
+    ("doc_id", STRING, REQUIRED,
+     "A document of a near-duplicate cluster."),
+    ("representative_id", STRING, REQUIRED,
+     "The cluster's representative: its smallest doc_id (itself for the representative)."),
+    ("similarity", FLOAT64, REQUIRED,
+     "Jaccard similarity of the word shingles to the representative, estimated by MinHash."),
+    ("collection", STRING, REQUIRED,
+     "The document's collection."),
+    ("run_id", STRING, REQUIRED,
+     "Run that computed the clusters: each run with new documents links all committed ones."),
+    RUN_FIELDS[1],
 )
 
 # The drift table of a run's report (tasks/drift.py): on the report page and in the artifact, not a
 # dataset of its own.
-DRIFT = pa.schema(
-    [
-        _field("collection", pa.string(), "Collection, or '*' for all documents."),
-        _field(
-            "column", pa.string(), "Numeric column of documents, or '(reject rate)' for rejects."
-        ),
-        _field("n_previous", pa.int64(), "Documents of the previous run (reject rate: inputs)."),
-        _field("n_current", pa.int64(), "Documents of this run (reject rate: inputs)."),
-        _field("psi", pa.float64(), "PSI of the non-null values (at most 10,000 per side)."),
-        _field("mean_previous", pa.float64(), "Mean of the previous run's non-null values."),
-        _field("mean_current", pa.float64(), "Mean of this run's non-null values."),
-        _field("mean_change", pa.float64(), "(mean_current - mean_previous) / |mean_previous|."),
-        _field("null_share_previous", pa.float64(), "Share of null values, previous run."),
-        _field("null_share_current", pa.float64(), "Share of null values, this run."),
-        _field("flagged", pa.bool_(), "Whether the change is over its threshold and noise."),
-        _field("reason", pa.string(), "Why flagged, or why not judged; null otherwise."),
-    ]
+DRIFT = _schema(
+    ("collection", STRING, NULLABLE,
+     "Collection, or '*' for all documents."),
+    ("column", STRING, NULLABLE,
+     "Numeric column of documents, or '(reject rate)' for rejects."),
+    ("n_previous", INT64, NULLABLE,
+     "Documents of the previous run (reject rate: inputs)."),
+    ("n_current", INT64, NULLABLE,
+     "Documents of this run (reject rate: inputs)."),
+    ("psi", FLOAT64, NULLABLE,
+     "PSI of the non-null values (at most 10,000 per side)."),
+    ("mean_previous", FLOAT64, NULLABLE,
+     "Mean of the previous run's non-null values."),
+    ("mean_current", FLOAT64, NULLABLE,
+     "Mean of this run's non-null values."),
+    ("mean_change", FLOAT64, NULLABLE,
+     "(mean_current - mean_previous) / |mean_previous|."),
+    ("null_share_previous", FLOAT64, NULLABLE,
+     "Share of null values, previous run."),
+    ("null_share_current", FLOAT64, NULLABLE,
+     "Share of null values, this run."),
+    ("flagged", BOOL, NULLABLE,
+     "Whether the change is over its threshold and noise."),
+    ("reason", STRING, NULLABLE,
+     "Why flagged, or why not judged; null otherwise."),
 )
+# fmt: on
 
 
 DATASETS: dict[str, pa.Schema] = {

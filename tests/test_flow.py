@@ -102,8 +102,32 @@ def test_no_inputs_make_no_batch():
 
 
 def test_batches_hold_at_most_batch_size_inputs():
-    batches = flow.input_batches(refs(1, 1, 1, 1, 1), PipelineConfig(batch_size=2))
+    batches = flow.input_batches(refs(1, 1, 1, 1, 1), PipelineConfig(batch_size=2, workers=2))
     assert uris(batches) == [["000", "001"], ["002", "003"], ["004"]]
+
+
+def test_inputs_are_spread_evenly_in_rounds_of_one_batch_per_worker():
+    # 9 inputs, at most 4 a batch: 2 rounds of 2 batches, each of at most ceil(9 / 4) = 3 inputs
+    config = PipelineConfig(batch_size=4, workers=2)
+    assert [len(b) for b in flow.input_batches(refs(*[1] * 9), config)] == [3, 3, 3]
+    config = PipelineConfig(batch_size=2000, workers=2)
+    assert [len(b) for b in flow.input_batches(refs(*[1] * 8900), config)] == [1484] * 5 + [1480]
+    config = PipelineConfig(batch_size=2000, workers=1)
+    assert [len(b) for b in flow.input_batches(refs(*[1] * 8900), config)] == [1780] * 5
+
+
+def test_inputs_up_to_batch_size_are_one_batch_whatever_the_workers():
+    config = PipelineConfig(batch_size=10, workers=4)
+    assert [len(b) for b in flow.input_batches(refs(*[1] * 10), config)] == [10]
+
+
+@given(st.integers(0, 5000), st.integers(1, 600), st.integers(1, 8))
+def test_an_even_batch_size_keeps_the_fewest_rounds_of_batches(n, size, workers):
+    config = PipelineConfig(batch_size=size, workers=workers)
+    even = flow.even_batch_size(n, config)
+    assert 1 <= even <= size
+    batches = -(-n // even)
+    assert -(-batches // workers) == -(-n // (size * workers))  # no more rounds than batch_size
 
 
 def test_batches_hold_at_most_batch_bytes():

@@ -428,6 +428,7 @@ def test_run_against_a_server_records_batch_tasks_tags_and_artifacts(server, cli
         "report",
     }
     assert all(t.state.is_completed() for t in task_runs)
+    assert not any(t.tags for t in task_runs)  # no tag concurrency slots to ask for
     artifacts = client.read_artifacts(
         artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
     )
@@ -535,9 +536,16 @@ def _documents(output: Path) -> pa.Table:
     return table.drop_columns(list(VOLATILE)).sort_by("doc_id")
 
 
+def _task_run_tags(client, run_id: str) -> list[list[str]]:
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    only_this = FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+    return [t.tags for t in client.read_task_runs(flow_run_filter=only_this)]
+
+
 @pytest.mark.server
 @pytest.mark.slow
-def test_process_and_dask_runs_equal_the_local_run(server, small_corpus, tmp_path):
+def test_process_and_dask_runs_equal_the_local_run(server, client, small_corpus, tmp_path):
     common = [str(small_corpus), "--batch-size", "20"]
     local = _proseflow(server, tmp_path, *common, "--output", str(tmp_path / "local"))
     procs = _proseflow(
@@ -559,3 +567,7 @@ def test_process_and_dask_runs_equal_the_local_run(server, small_corpus, tmp_pat
     expected = _documents(tmp_path / "local")
     assert _documents(tmp_path / "procs").equals(expected)
     assert _documents(tmp_path / "dask").equals(expected)
+    for summary in (procs, dask):  # the run is tagged, its batches in worker processes are not
+        assert "corpus" in "".join(client.read_flow_run(summary["run_id"]).tags)
+        tags = _task_run_tags(client, summary["run_id"])
+        assert len(tags) >= 8 and not any(tags)

@@ -76,7 +76,7 @@ def test_the_help_shows_each_default_once():
     parser = argparse.ArgumentParser()
     options.add_pipeline_options(parser)
     text = " ".join(parser.format_help().split())  # as wrapped at any terminal width
-    assert "(default: 500)" in text and "(default: 10,000,000)" in text
+    assert "(default: 2000)" in text and "(default: 10,000,000)" in text
     assert text.count("(default: textstat)") == 1
 
 

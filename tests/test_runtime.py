@@ -451,3 +451,87 @@ def test_the_pool_serializes_the_settings_in_force_when_it_submits():
     ):
         assert changed is not entered
         assert changed.settings.api.url == "http://127.0.0.1:9/api"
+
+
+# ---------------------------------------------------------------- workers started early
+
+
+def files(folder, n: int):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        (folder / f"{i:03d}.txt").write_text("text")
+    return str(folder)
+
+
+def test_many_batches_counts_the_files_of_local_folders(tmp_path):
+    config = PipelineConfig(batch_size=5)
+    assert not runtime.many_batches([files(tmp_path / "a", 5)], config)
+    assert runtime.many_batches([files(tmp_path / "a", 5), files(tmp_path / "b" / "c", 1)], config)
+    assert runtime.many_batches([str(tmp_path)], config)  # subfolders count
+
+
+def test_many_batches_counts_no_file_glob_or_url(tmp_path):
+    config = PipelineConfig(batch_size=1)
+    files(tmp_path, 3)
+    sources = [str(tmp_path / "000.txt"), str(tmp_path / "*.txt"), "s3://bucket/news/"]
+    assert not runtime.many_batches(sources, config)
+
+
+def test_workers_started_early_are_those_the_flow_run_takes_over():
+    pool = runtime.ProcessPool(max_workers=2, initializer=runtime.quiet_worker)
+    pool.start_early()
+    early = pool._early.executor
+    twin = pool.duplicate()  # what Prefect's flow engine enters
+    assert pool._early is None
+    with twin:
+        assert twin._executor is early
+        pids = {twin._executor.submit(os.getpid).result(timeout=120) for _ in range(8)}
+        assert pids <= {p.pid for p in early._processes.values()}
+        assert twin._message_forwarding_thread.is_alive()
+    assert twin._executor is None
+
+
+def test_workers_started_early_that_no_run_took_over_end_when_discarded():
+    pool = runtime.ProcessPool(max_workers=2, initializer=runtime.quiet_worker)
+    pool.start_early()
+    workers = list(pool._early.executor._processes.values())
+    assert len(workers) == 2
+    pool.discard_early()
+    deadline = time.monotonic() + 10
+    while any(w.is_alive() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(w.is_alive() for w in workers)
+    assert pool._early is None
+    pool.discard_early()  # twice is harmless
+
+
+def test_a_pool_not_started_early_builds_its_workers_as_prefect_does():
+    with runtime.ProcessPool(max_workers=1) as pool:
+        assert pool._executor.submit(os.getpid).result(timeout=120) != os.getpid()
+
+
+def test_a_configured_api_is_started_at_once():
+    calls = []
+    configured = temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:4200/api"})
+    with configured, runtime.prefect_api(lambda: calls.append("started")):
+        assert calls == ["started"]
+
+
+def test_a_temporary_api_says_started_once_before_waiting_whatever_the_retries(monkeypatch):
+    events = []
+    taken = iter([True, False])  # the first port was taken meanwhile: uvicorn exits with 3
+
+    def spawn(port, log):
+        events.append("spawned")
+        return SimpleNamespace(poll=lambda: 3)
+
+    def wait(process, url, deadline):
+        events.append("waited")
+        return not next(taken)
+
+    monkeypatch.setattr(runtime, "spawn_api", spawn)
+    monkeypatch.setattr(runtime, "wait_healthy", wait)
+    api = runtime.TemporaryApi()
+    api.start(30, lambda: events.append("started"))
+    api.log.close()
+    assert events == ["spawned", "started", "waited", "spawned", "waited"]

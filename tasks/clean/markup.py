@@ -10,7 +10,11 @@ from __future__ import annotations
 import html
 import re
 
-FENCE = re.compile(r"^[ \t]*(?:```|~~~).*$", re.M)
+# What strip_markup looks for first: any markup at all, and any that starts a line.
+MARKUP_CHARS = re.compile(r"[<>*_\[\]#`~&\-=+•·▪‣◦]")
+LINE_MARKUP = re.compile(r"^[ \t]*(?:[-=_*#>+•·▪‣◦\[]|```|~~~)", re.M)
+
+# HTML, looked for when the text has a '<'.
 HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 SCRIPT_STYLE = re.compile(r"<(script|style|noscript)\b[^>]*>.*?</\1\s*>", re.S | re.I)
 SCRIPT_OPEN = re.compile(r"<(script|style|noscript)\b", re.I)
@@ -22,6 +26,19 @@ BLOCK_TAG = re.compile(
 )
 TAG = re.compile(r"</?[a-zA-Z][\w:-]*(?:\s[^<>]*)?/?>")
 AUTOLINK = re.compile(r"<((?:https?|mailto|ftp):[^<>\s]+)>")
+
+# Markdown that starts a line, looked for when LINE_MARKUP finds some.
+FENCE = re.compile(r"^[ \t]*(?:```|~~~).*$", re.M)
+REF_DEF = re.compile(r"^[ \t]*\[[^\]\n]+\]:[ \t]+\S+.*$", re.M)
+# A heading's text, up to the first place followed by nothing but closing '#'s and spaces. That
+# place is never inside a run of spaces (the run's start would do), so only places after a
+# non-space are tried: each run of spaces is read once, not once from each of its spaces.
+HEADING = re.compile(r"^#{1,6}[ \t]++((?:.*?[^ \t\n])??)(?:[ \t]++#++)?+[ \t]*+$", re.M)
+RULE = re.compile(r"^[ \t]*(?:[-=_*][ \t]*){3,}$", re.M)
+QUOTE_MARK = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.M)
+BULLET = re.compile(r"^[ \t]*[-*+•·▪‣◦][ \t]+", re.M)
+
+# Inline Markdown (strip_inline).
 # An image, or else (group 1, kept) what an image that does not close reads: up to the first ']'
 # or line end, and past an unclosed '](' to the first ')' or line end. Every other '![' in that
 # stretch stops at the same places and fails too, so skipping it keeps the search linear.
@@ -35,14 +52,6 @@ LINK_URL = re.compile(r"\]\(\s*+([^)\s]*+)")
 # A reference link, or else (group 2, kept) the '[text' of one that fails: every '[' inside it
 # stops at the same ']' or line end and fails too, so skipping it keeps the search linear.
 REF_LINK = re.compile(r"\[([^\]\n]++)\]\[[^\]\n]*+\]|(\[[^\]\n]*+)")
-REF_DEF = re.compile(r"^[ \t]*\[[^\]\n]+\]:[ \t]+\S+.*$", re.M)
-# A heading's text, up to the first place followed by nothing but closing '#'s and spaces. That
-# place is never inside a run of spaces (the run's start would do), so only places after a
-# non-space are tried: each run of spaces is read once, not once from each of its spaces.
-HEADING = re.compile(r"^#{1,6}[ \t]++((?:.*?[^ \t\n])??)(?:[ \t]++#++)?+[ \t]*+$", re.M)
-RULE = re.compile(r"^[ \t]*(?:[-=_*][ \t]*){3,}$", re.M)
-QUOTE_MARK = re.compile(r"^[ \t]*(?:>[ \t]?)+", re.M)
-BULLET = re.compile(r"^[ \t]*[-*+•·▪‣◦][ \t]+", re.M)
 BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", re.S)
 ITALIC_STAR = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]*?[^\s*])\*(?![\w*])")
 ITALIC_UNDER = re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]*?[^\s_])_(?![\w_])")
@@ -50,8 +59,6 @@ STRIKE = re.compile(r"(~~)(?=\S)(.+?)(?<=\S)\1")
 # Code starts only at the first backtick of a run: when the run's first backtick opens no code, no
 # other one does (its code would start at the same place), and retrying each would be quadratic.
 CODE = re.compile(r"(?<!`)`++([^`\n]++)`++")
-MARKUP_CHARS = re.compile(r"[<>*_\[\]#`~&\-=+•·▪‣◦]")
-LINE_MARKUP = re.compile(r"^[ \t]*(?:[-=_*#>+•·▪‣◦\[]|```|~~~)", re.M)
 
 
 def unescape(text: str) -> str:
