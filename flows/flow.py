@@ -10,6 +10,7 @@ import contextlib
 import math
 import traceback
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
@@ -300,11 +301,28 @@ def link(state: RunState) -> tuple[pa.Table | None, dict | None]:
 
 @task(name="commit", cache_policy=NO_CACHE, **RETRIED)
 def finalize(state: RunState, linked: pa.Table | None) -> pa.Table:
-    """Order the staged datasets, summarise the corpus and the terms into final files."""
+    """Order the staged datasets, summarise the corpus and the terms into final files.
+
+    The raw bytes and the rejects are ordered in a second thread meanwhile: the workers have ended,
+    and Arrow and DuckDB let go of the GIL while they read, sort, compress and write.
+    """
     staging = state.staging
-    staging.finalize("documents", ["doc_id"])
-    staging.finalize("rejects", ["source_uri", "reason"])
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="proseflow-commit") as other:
+        others = other.submit(_finalize_raw_and_rejects, staging)
+        staging.finalize("documents", ["doc_id"])
+        corpus = _summaries(state, linked)
+        others.result()
+    return corpus
+
+
+def _finalize_raw_and_rejects(staging) -> None:
     staging.finalize("raw", ["doc_id"])
+    staging.finalize("rejects", ["source_uri", "reason"])
+
+
+def _summaries(state: RunState, linked: pa.Table | None) -> pa.Table:
+    """Stage the run's corpus_stats and terms from its final documents and term counts."""
+    staging = state.staging
     duplicates = None if linked is None else links.duplicate_ids(linked)
     corpus = stats_stage.corpus_stats(
         staged_documents(state), state.run_id, state.fingerprint, NUMERIC_COLUMNS, duplicates

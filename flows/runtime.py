@@ -715,15 +715,15 @@ def deployment_parameters(sources: Sequence[str], output: str, config: PipelineC
     return {"sources": list(sources), "output": output, "config": config.to_dict()}
 
 
+def schedule_text(cron: str | None = None, interval: float | None = None) -> str:
+    """A deployment's schedule as its description states it: a cron line or an interval."""
+    return f"cron `{cron}` (UTC)" if cron else f"every {interval:g} s"
+
+
 def deployment_description(
-    sources: Sequence[str],
-    output: str,
-    config: PipelineConfig,
-    cron: str | None = None,
-    interval: float | None = None,
+    sources: Sequence[str], output: str, config: PipelineConfig, schedule: str
 ) -> str:
-    """What a deployment does, as the UI shows it: sources, output, schedule and options."""
-    schedule = f"cron `{cron}` (UTC)" if cron else f"every {interval:g} s"
+    """What a deployment does, as the UI shows it: sources, output, SCHEDULE and options."""
     defaults = PipelineConfig().to_dict()
     changed = {k: v for k, v in config.to_dict().items() if v != defaults[k]}
     options = ", ".join(f"`{k}={v}`" for k, v in changed.items()) or "the defaults"
@@ -772,7 +772,7 @@ def serve_flow(
         cron=cron,
         interval=interval,
         parameters=deployment_parameters(sources, output, config),
-        description=deployment_description(sources, output, config, cron, interval),
+        description=deployment_description(sources, output, config, schedule_text(cron, interval)),
         tags=run_tags(sources),
         pause_on_shutdown=True,
         # Runs of one deployment share an output and its lock: one at a time, the next waits.

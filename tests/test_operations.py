@@ -170,11 +170,16 @@ def test_artifact_keys_are_valid_and_one_per_output(output):
 
 def test_deployment_description_states_sources_output_schedule_and_options():
     text = runtime.deployment_description(
-        ["/data/news", "s3://b/x"], "/srv/out", PipelineConfig(language="de"), cron="0 * * * *"
+        ["/data/news", "s3://b/x"],
+        "/srv/out",
+        PipelineConfig(language="de"),
+        runtime.schedule_text(cron="0 * * * *"),
     )
     assert "`/data/news`, `s3://b/x`" in text and "`/srv/out`" in text
     assert "cron `0 * * * *`" in text and "`language=de`" in text
-    plain = runtime.deployment_description(["/d"], "/o", PipelineConfig(), interval=60)
+    plain = runtime.deployment_description(
+        ["/d"], "/o", PipelineConfig(), runtime.schedule_text(interval=60)
+    )
     assert "every 60 s" in plain and "options: the defaults" in plain
 
 

@@ -265,13 +265,17 @@ def test_deployment_parameters_are_plain_json_values():
 
 @pytest.mark.parametrize(("interval", "said"), [(0.5, "every 0.5 s"), (3600.0, "every 3600 s")])
 def test_deployment_description_states_an_interval_as_written(interval, said):
-    text = runtime.deployment_description(["in"], "out", PipelineConfig(), interval=interval)
+    text = runtime.deployment_description(
+        ["in"], "out", PipelineConfig(), runtime.schedule_text(interval=interval)
+    )
     assert f"- schedule: {said}\n" in text
 
 
 def test_deployment_description_lists_only_the_changed_options():
     config = PipelineConfig(top_terms=5, boilerplate_patterns=("^Share",))
-    text = runtime.deployment_description(["in/Été"], "out", config, cron="0 6 * * *")
+    text = runtime.deployment_description(
+        ["in/Été"], "out", config, runtime.schedule_text(cron="0 6 * * *")
+    )
     assert "- sources: `in/Été`" in text
     assert text.endswith("- options: `boilerplate_patterns=['^Share']`, `top_terms=5`")
 
