@@ -242,15 +242,22 @@ def preload_lexicons() -> None:
 
 def many_batches(sources: Sequence[str], config: PipelineConfig) -> bool:
     """Whether SOURCES surely make more than one batch: local folders holding more files than
-    batch_size (counted until there are that many). Globs, URLs and record files are not counted."""
+    batch_size (counted until there are that many). Globs, URLs and record files are not counted,
+    nor folders that cannot be listed: discovery reports those."""
     seen = 0
-    for source in sources:
-        if "://" in source or not os.path.isdir(source):
+    folders = [s for s in sources if "://" not in s and os.path.isdir(s)]
+    while folders:  # a stack, not os.walk: a tree of any depth is walked without recursion
+        try:
+            with os.scandir(folders.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
+                    else:
+                        seen += 1
+        except OSError:
             continue
-        for _folder, _subfolders, files in os.walk(source):
-            seen += len(files)
-            if seen > config.batch_size:
-                return True
+        if seen > config.batch_size:
+            return True
     return False
 
 

@@ -474,6 +474,29 @@ def test_many_batches_counts_the_files_of_local_folders(tmp_path):
     assert runtime.many_batches([str(tmp_path)], config)  # subfolders count
 
 
+def test_many_batches_walks_a_tree_deeper_than_the_recursion_limit(tmp_path):
+    folder = tmp_path
+    for _ in range(sys.getrecursionlimit() + 10):
+        folder = folder / "d"
+        folder.mkdir()
+    files(folder, 2)
+    assert runtime.many_batches([str(tmp_path)], PipelineConfig(batch_size=1))
+    assert not runtime.many_batches([str(tmp_path)], PipelineConfig(batch_size=2))
+
+
+def test_many_batches_skips_a_folder_it_cannot_list(tmp_path, monkeypatch):
+    files(tmp_path / "a", 3)
+    real = os.scandir
+
+    def refuse(path):
+        if str(path).endswith("a"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(runtime.os, "scandir", refuse)
+    assert not runtime.many_batches([str(tmp_path)], PipelineConfig(batch_size=1))
+
+
 def test_many_batches_counts_no_file_glob_or_url(tmp_path):
     config = PipelineConfig(batch_size=1)
     files(tmp_path, 3)
