@@ -480,8 +480,26 @@ def test_many_batches_walks_a_tree_deeper_than_the_recursion_limit(tmp_path):
         folder = folder / "d"
         folder.mkdir()
     files(folder, 2)
-    assert runtime.many_batches([str(tmp_path)], PipelineConfig(batch_size=1))
-    assert not runtime.many_batches([str(tmp_path)], PipelineConfig(batch_size=2))
+    try:
+        assert runtime.many_batches([str(tmp_path)], PipelineConfig(batch_size=1))
+        assert not runtime.many_batches([str(tmp_path)], PipelineConfig(batch_size=2))
+    finally:
+        remove_tree(tmp_path / "d")
+
+
+def remove_tree(top) -> None:
+    """shutil.rmtree without recursion, which Python 3.11's recurses into once a level."""
+    folders, stack = [], [str(top)]
+    while stack:
+        folders.append(stack.pop())
+        with os.scandir(folders[-1]) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    os.unlink(entry.path)
+    for folder in reversed(folders):
+        os.rmdir(folder)
 
 
 def test_many_batches_skips_a_folder_it_cannot_list(tmp_path, monkeypatch):
