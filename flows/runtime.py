@@ -204,8 +204,9 @@ class SettingsSerializedOnce(SettingsContext):
 
     Prefect's process pool serializes the current settings context into every task it hands to a
     worker: about 53 ms of the flow process's CPU a task (62 ms for the whole context), taken from
-    the workers on a machine whose cores they fill (some 19 s at 89,000 documents). A run's settings do not change while it submits,
-    so the first serialization serves them all; settings entered later are another context.
+    the workers on a machine whose cores they fill (some 19 s at 89,000 documents). A run's
+    settings do not change while it submits, so the first serialization serves them all; settings
+    entered later are another context.
     """
 
     _serialized: dict = PrivateAttr(default_factory=dict)
