@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from proseflow.flows import operate
+from proseflow.flows import operate, workers
 from proseflow.flows.console import plural
 from proseflow.flows.environment import quiet_environment
 from proseflow.flows.options import (
@@ -148,9 +148,10 @@ def execute(
     # machine) only to free memory the process is about to give back anyway.
     atexit.register(gc.freeze)
     runner = runtime.task_runner(config)
-    early = isinstance(runner, runtime.ProcessPool) and runtime.many_batches(sources, config)
-    # The API server starts before any other thread (it is forked from this one); the workers of
-    # a run of many batches start right after it, and warm up while the flow run starts.
+    early = isinstance(runner, runtime.ProcessPool) and workers.many_batches(sources, config)
+    # The temporary API's server starts before any other thread (its start runs code in the
+    # child); the workers of a run of many batches, forked from this process while it has no
+    # other thread either, start right after it and warm up while the flow run starts.
     try:
         with (
             runtime.stop_signals(interrupted_once) as stops,

@@ -26,6 +26,7 @@ from proseflow.flows import reporting
 from proseflow.flows.prefect_tasks import (
     RETRIED,
     BatchReport,
+    Items,
     ReadReport,
     discover,
     process,
@@ -68,6 +69,7 @@ def pipeline(
 ) -> dict:
     """Turn the documents under SOURCES (or, with from_raw, stored raw bytes) into committed datasets."""
     config = as_config(config)
+
     with task_runs_untagged():
         state = RunState.open(str(flow_run.id), flow_run.name, sources, output, config)
         try:
@@ -103,7 +105,7 @@ def read_all(state: RunState, from_raw: str | None) -> list[ReadReport]:
         doc_ids = stored_doc_ids(state.output, from_raw)
         chunks = chunked(doc_ids, even_batch_size(len(doc_ids), config))
         calls = [
-            (read_stored, (state.output.url, chunk, config, target, f"b{i:05d}"))
+            (read_stored, (state.output.url, Items(chunk), config, target, f"b{i:05d}"))
             for i, chunk in enumerate(chunks)
         ]
     else:
@@ -112,7 +114,10 @@ def read_all(state: RunState, from_raw: str | None) -> list[ReadReport]:
         state.fold_discovery(discovery)
         state.unread = discovery.rejects
         chunks = input_batches(discovery.inputs, config)
-        calls = [(read, (chunk, config, target, f"b{i:05d}")) for i, chunk in enumerate(chunks)]
+
+        calls = [
+            (read, (Items(chunk), config, target, f"b{i:05d}")) for i, chunk in enumerate(chunks)
+        ]
     reports = list(mapped("read", calls))
     for report in reports:
         state.fold_read(report)
@@ -215,8 +220,8 @@ def process_all(
             process,
             (
                 parts[i],
-                verdicts.process[i],
-                verdicts.new_raw[i],
+                Items(verdicts.process[i]),
+                Items(verdicts.new_raw[i]),
                 boilerplate,
                 state.config,
                 state.target,

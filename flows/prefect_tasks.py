@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.ipc as ipc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -32,6 +31,30 @@ from proseflow.tasks.store.output import Output
 from proseflow.tasks.store.space import space_for
 
 WORK_OPTIONS = ipc.IpcWriteOptions(compression="zstd")  # work files hold text: ~3x smaller
+
+
+class Items:
+    """A batch's list (inputs, doc_ids, row numbers), handed to a task as one opaque value.
+
+    Prefect walks every list, tuple and dataclass in a task's parameters, item by item and field
+    by field, looking for futures to wait on: in the flow process to submit the task, and again in
+    the worker to run it. Over batches of thousands of inputs that walk cost seconds of CPU per
+    run. A plain class is a leaf to it, and pickles like the list it holds.
+    """
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list) -> None:
+        self.items = list(items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Items) and self.items == other.items
+
+    def __repr__(self) -> str:
+        return f"Items({len(self.items)})"
 
 
 @dataclass(frozen=True)
@@ -99,10 +122,11 @@ def discover(sources: list[str], config: PipelineConfig) -> ingest_stage.Discove
 
 
 @task(name="read", cache_policy=NO_CACHE, **RETRIED)
-def read(refs: list, config: PipelineConfig, target: BatchTarget, key: str) -> ReadReport:
+def read(refs: Items, config: PipelineConfig, target: BatchTarget, key: str) -> ReadReport:
     """Read, hash and decode one batch of inputs and profile its lines; park it in staging."""
+
     started = time.perf_counter()
-    raw, unread = ingest_stage.read_inputs(refs, config)
+    raw, unread = ingest_stage.read_inputs(refs.items, config)
     parts = park(raw, config, target, key)
     n_inputs = raw.num_rows + unread.num_rows
     return ReadReport(parts, unread, n_inputs, time.perf_counter() - started)
@@ -110,11 +134,11 @@ def read(refs: list, config: PipelineConfig, target: BatchTarget, key: str) -> R
 
 @task(name="read", cache_policy=NO_CACHE, **RETRIED)
 def read_stored(
-    output: str, doc_ids: list[str], config: PipelineConfig, target: BatchTarget, key: str
+    output: str, doc_ids: Items, config: PipelineConfig, target: BatchTarget, key: str
 ) -> ReadReport:
     """Read stored raw rows back from raw/ (reprocessing) and decode them like new inputs."""
     started = time.perf_counter()
-    raw = stored_raw(Output.open(output, create=False), doc_ids)
+    raw = stored_raw(Output.open(output, create=False), doc_ids.items)
     parts = park(raw, config, target, key)
     empty = rejects_table([])
     return ReadReport(parts, empty, raw.num_rows, time.perf_counter() - started)
@@ -122,6 +146,8 @@ def read_stored(
 
 def stored_raw(output: Output, doc_ids: list[str]) -> pa.Table:
     """Raw rows of doc_ids as ingestion produces them, in source_uri order."""
+    import pyarrow.dataset as ds  # here: it imports pandas, which batches of new inputs never need
+
     wanted = ds.field("doc_id").isin(pa.array(doc_ids, pa.string()))
     table = output.read("raw", ingest_stage.RAW_COLUMNS, filter=wanted)
     return table.sort_by([("source_uri", "ascending"), ("doc_id", "ascending")])
@@ -169,8 +195,8 @@ def read_work(path: str, rows: list[int] | None = None, columns: list[str] | Non
 )
 def process(
     part: Part,
-    rows: list[int],
-    new_raw: list[int],
+    rows: Items,
+    new_raw: Items,
     boilerplate: pa.Table,
     config: PipelineConfig,
     target: BatchTarget,
@@ -178,8 +204,8 @@ def process(
     """Clean, score and describe a part's new documents and stage them with their new raw bytes."""
     started = time.perf_counter()
     work = read_work(part.path)
-    stage_raw(work.take(pa.array(new_raw, pa.int64())), target, part.key)
-    result = chain.process(work.take(pa.array(rows, pa.int64())), boilerplate, config)
+    stage_raw(work.take(pa.array(new_raw.items, pa.int64())), target, part.key)
+    result = chain.process(work.take(pa.array(rows.items, pa.int64())), boilerplate, config)
     report = stage_documents(result, target, part.key)
     report.seconds["ingest"] = time.perf_counter() - started - sum(result.seconds.values())
     release_memory()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -12,18 +11,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from typing import NamedTuple
+from concurrent.futures import ThreadPoolExecutor
 
 from prefect.context import SettingsContext
 from prefect.task_runners import (
     ProcessPoolTaskRunner,
     TaskRunner,
     ThreadPoolTaskRunner,
-    _initialize_process_pool_worker,
 )
 from pydantic import PrivateAttr
 
+from proseflow.flows import workers
 from proseflow.tasks.config import PipelineConfig
 from proseflow.tasks.errors import ProseflowError, UsageError
 
@@ -49,7 +47,7 @@ def task_runner(config: PipelineConfig):
     """Threads in this process by default; processes or a Dask cluster when asked for."""
     if config.runner == "dask":
         return dask_runner(config)
-    if config.runner == "process" or config.workers > 1:
+    if workers.uses_process_pool(config):
         return ProcessPool(max_workers=config.workers, initializer=quiet_worker)
     return ThreadPoolTaskRunner(max_workers=1)
 
@@ -72,13 +70,6 @@ def dask_runner(config: PipelineConfig):
     return DaskTaskRunner(cluster_kwargs=cluster)
 
 
-class EarlyWorkers(NamedTuple):
-    """Worker processes started before their flow run: the pool and its message queue."""
-
-    executor: ProcessPoolExecutor
-    messages: object  # a multiprocessing Queue
-
-
 class ProcessPool(ProcessPoolTaskRunner):
     """Prefect's process pool, whose cancel_all stops the batches in flight instead of awaiting them.
 
@@ -94,45 +85,22 @@ class ProcessPool(ProcessPoolTaskRunner):
 
     STOP_GRACE = 5.0
     _settings: SettingsSerializedOnce | None = None
-    _early: EarlyWorkers | None = None
+    _early: workers.EarlyWorkers | None = None
 
     def start_early(self) -> None:
-        """Start the worker processes now; the flow run that enters this runner takes them over.
+        """Start the worker processes now; the flow run that enters this runner takes them over."""
+        if self._early is None:
+            self._early = workers.start(self._max_workers)
 
-        Each worker spends some 4 s importing Prefect, pyarrow and textstat and loading its word
-        lists and language model: started with the run, they keep the batches waiting that long.
-        Started here, they do it while the flow process starts its run. The pool is built as
-        Prefect 3.9's `__enter__` builds it: spawned processes, its initializer, its message queue.
-        """
-        if self._early is not None:
-            return
-        spawn = multiprocessing.get_context("spawn")
-        messages = spawn.Queue()
-        executor = ProcessPoolExecutor(
-            max_workers=self._max_workers,
-            mp_context=spawn,
-            initializer=_initialize_process_pool_worker,
-            initargs=(
-                messages,
-                getattr(self, "_initializer", None),
-                getattr(self, "_initargs", ()),
-            ),
-        )
-        self._early = EarlyWorkers(executor, messages)
-        for _ in range(self._max_workers):
-            executor.submit(warm_worker)
+    def adopt(self, early: workers.EarlyWorkers) -> None:
+        """Take over workers started before this runner existed (`workers.start_for_run`)."""
+        self.discard_early()
+        self._early = early
 
     def discard_early(self) -> None:
         """End workers started early that no flow run took over (the run never started)."""
         early, self._early = self._early, None
-        if early is None:
-            return
-        for worker in list(getattr(early.executor, "_processes", {}).values()):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(worker.pid, signal.SIGKILL)
-        early.executor.shutdown(wait=False, cancel_futures=True)
-        with contextlib.suppress(OSError, ValueError):
-            early.messages.close()
+        workers.discard(early)
 
     def duplicate(self) -> ProcessPool:
         """Prefect's duplicate, which the flow run enters, holding the workers started early."""
@@ -217,49 +185,13 @@ class SettingsSerializedOnce(SettingsContext):
         return dict(self._serialized[include_secrets])
 
 
-def warm_worker() -> None:
-    """A worker's first call: import what its batches run and load what they read."""
-    import proseflow.flows.prefect_tasks  # noqa: F401  (the batch tasks, Prefect's task engine)
-
-    load_lexicons()
-
-
-def load_lexicons() -> None:
-    """Load CMUdict, the English word lists and the language model: a second or so on first use."""
-    from proseflow.tasks import languages, readability
-
-    languages.detect_languages(["proseflow loads its language model."] * languages.MIN_BATCH)
-    readability.score_text("proseflow loads its word lists.", "en")
-
-
 def preload_lexicons() -> None:
     """load_lexicons in a background thread of this process, for a run whose batches run here.
 
     Starting a flow run mostly waits on the Prefect API, so loading them meanwhile takes that
     time off short runs.
     """
-    threading.Thread(target=load_lexicons, name="proseflow-preload", daemon=True).start()
-
-
-def many_batches(sources: Sequence[str], config: PipelineConfig) -> bool:
-    """Whether SOURCES surely make more than one batch: local folders holding more files than
-    batch_size (counted until there are that many). Globs, URLs and record files are not counted,
-    nor folders that cannot be listed: discovery reports those."""
-    seen = 0
-    folders = [s for s in sources if "://" not in s and os.path.isdir(s)]
-    while folders:  # a stack, not os.walk: a tree of any depth is walked without recursion
-        try:
-            with os.scandir(folders.pop()) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        folders.append(entry.path)
-                    else:
-                        seen += 1
-        except OSError:
-            continue
-        if seen > config.batch_size:
-            return True
-    return False
+    threading.Thread(target=workers.load_lexicons, name="proseflow-preload", daemon=True).start()
 
 
 def stop_batches(workers: list, until: threading.Event, grace: float, every: float = 0.1) -> None:

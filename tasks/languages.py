@@ -69,11 +69,11 @@ def language_code(locale: str | None) -> str | None:
 def accepted_languages() -> list[str]:
     """Every ISO 639-1 code --language accepts: detected ones, textstat's and Pyphen's."""
     import pyphen
-    from textstat.backend.utils.constants import LANG_CONFIGS
 
-    codes = (
-        set(DETECTED_LANGUAGES) | set(LANG_CONFIGS) | {k.split("_")[0] for k in pyphen.LANGUAGES}
-    )
+    from proseflow.tasks.lexicon import textstat_lang_configs
+
+    textstat_codes = set(textstat_lang_configs())
+    codes = set(DETECTED_LANGUAGES) | textstat_codes | {k.split("_")[0] for k in pyphen.LANGUAGES}
     return sorted(c for c in codes if len(c) == 2)
 
 

@@ -9,6 +9,7 @@ textstat's global language setting so that threads and processes never share mut
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import marshal
 import os
 import re
@@ -16,7 +17,7 @@ import sys
 import threading
 import warnings
 from functools import cache
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 
 from proseflow.tasks.store.files import write_atomically
@@ -151,23 +152,43 @@ def lang_root(lang: str) -> str:
     return lang.split("_")[0]
 
 
+def textstat_file(relative: str) -> Path:
+    """A file of the installed textstat package, found without importing textstat.
+
+    Importing textstat imports NLTK for CMUdict, half a second in every process, and proseflow
+    reads CMUdict itself (above): from textstat it needs only its constants and word lists.
+    """
+    spec = importlib.util.find_spec("textstat")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("textstat is not installed", name="textstat")
+    return Path(spec.submodule_search_locations[0], relative)
+
+
+@cache
+def textstat_lang_configs() -> dict[str, dict[str, float]]:
+    """textstat's LANG_CONFIGS, from its constants module run on its own (it imports nothing)."""
+    spec = importlib.util.spec_from_file_location(
+        "proseflow_textstat_constants", textstat_file("backend/utils/constants.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.LANG_CONFIGS
+
+
 def lang_config(lang: str) -> dict[str, float]:
     """textstat's constants for `lang`, English values filling the keys the language lacks."""
-    from textstat.backend.utils.constants import LANG_CONFIGS
-
-    return {**LANG_CONFIGS["en"], **LANG_CONFIGS.get(lang_root(lang), {})}
+    configs = textstat_lang_configs()
+    return {**configs["en"], **configs.get(lang_root(lang), {})}
 
 
 def has_lang_config(lang: str) -> bool:
     """Whether textstat has its own constants for `lang` (else it silently applies English ones)."""
-    from textstat.backend.utils.constants import LANG_CONFIGS
-
-    return lang_root(lang) in LANG_CONFIGS
+    return lang_root(lang) in textstat_lang_configs()
 
 
 def _read_easy_words(root: str) -> frozenset[str]:
-    ref = resources.files("textstat").joinpath(f"resources/{root}/easy_words.txt")
-    with ref.open(encoding="utf-8") as handle:
+    path = textstat_file(f"resources/{root}/easy_words.txt")
+    with path.open(encoding="utf-8") as handle:
         return frozenset(line.strip() for line in handle)
 
 

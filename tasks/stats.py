@@ -14,16 +14,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from proseflow.tasks import schema
 from proseflow.tasks.config import PipelineConfig
 from proseflow.tasks.errors import UsageError
 from proseflow.tasks.segment import paragraph_spans, sentence_spans
+
+if TYPE_CHECKING:  # workers score documents and never summarise: see `duckdb_connection`
+    import pyarrow.dataset as ds
 
 # Letters or digits, with inner apostrophes and hyphens ("don't", "well-known", "1990s") and
 # with inner decimal or thousands separators before a digit ("3.5", "1,200", "1.2bn").
@@ -426,7 +428,7 @@ def corpus_stats(
         documents = documents.select([*keys, *columns])
     subsets = [False] if duplicates is None else [False, True]
     parts = []
-    with duckdb.connect(config={"threads": 1}) as con:  # one thread: see _query
+    with duckdb_connection() as con:
         con.register("data", documents)
         con.register("duplicates", pa.table({"doc_id": _strings(duplicates)}))
         for unique_only in subsets:
@@ -490,13 +492,24 @@ def _summaries(
     return con.sql(sql).to_arrow_table()
 
 
+def duckdb_connection():
+    """A private in-memory DuckDB database of one thread (see `_query`).
+
+    DuckDB is imported here, not with this module: worker processes import this module for the
+    per-document statistics, never summarise, and start faster without it.
+    """
+    import duckdb
+
+    return duckdb.connect(config={"threads": 1})
+
+
 def _query(sql: str, **tables: pa.Table) -> pa.Table:
     """Run one DuckDB query over the named Arrow tables in a private in-memory database.
 
     One thread: parallel aggregation would add partial sums in a varying order and change the last
     digits of means and deviations from run to run.
     """
-    with duckdb.connect(config={"threads": 1}) as con:
+    with duckdb_connection() as con:
         for name, table in tables.items():
             con.register(name, table)
         return con.sql(sql).to_arrow_table()

@@ -102,6 +102,19 @@ def test_symlink_loop_terminates_and_broken_link_is_rejected(tmp_path: Path) -> 
     assert "broken symlink" in found.rejects["detail"][0].as_py()
 
 
+def test_a_file_reached_through_links_is_one_input(tmp_path: Path) -> None:
+    write(tmp_path / "a" / "doc.txt", "hello")
+    write(tmp_path / "a" / "sub" / "other.txt", "other")
+    os.symlink(tmp_path / "a", tmp_path / "link")  # a folder link: its files' real paths are a's
+    os.symlink(tmp_path / "a" / "doc.txt", tmp_path / "a" / "sub" / "alias.txt")  # a file link
+    sources = [str(tmp_path / "link"), str(tmp_path / "a" / "doc.txt"), str(tmp_path / "a" / "sub")]
+    found = discover(sources, CONFIG)
+    assert [Path(r.uri).relative_to(tmp_path).as_posix() for r in found.inputs] == [
+        "link/doc.txt",
+        "link/sub/other.txt",
+    ]
+
+
 def test_fifo_socket_and_device_are_rejected_never_opened(tmp_path: Path) -> None:
     write(tmp_path / "ok.txt", "fine")
     os.mkfifo(tmp_path / "pipe.txt")

@@ -19,7 +19,7 @@ import pytest
 from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from proseflow.flows import runtime
+from proseflow.flows import runtime, workers
 from proseflow.flows.runtime import BatchStopped, StopSignals, Terminated
 from proseflow.tasks.config import PipelineConfig
 from proseflow.tasks.errors import ProseflowError, UsageError
@@ -469,9 +469,9 @@ def files(folder, n: int):
 
 def test_many_batches_counts_the_files_of_local_folders(tmp_path):
     config = PipelineConfig(batch_size=5)
-    assert not runtime.many_batches([files(tmp_path / "a", 5)], config)
-    assert runtime.many_batches([files(tmp_path / "a", 5), files(tmp_path / "b" / "c", 1)], config)
-    assert runtime.many_batches([str(tmp_path)], config)  # subfolders count
+    assert not workers.many_batches([files(tmp_path / "a", 5)], config)
+    assert workers.many_batches([files(tmp_path / "a", 5), files(tmp_path / "b" / "c", 1)], config)
+    assert workers.many_batches([str(tmp_path)], config)  # subfolders count
 
 
 def test_many_batches_walks_a_tree_deeper_than_the_recursion_limit(tmp_path):
@@ -481,8 +481,8 @@ def test_many_batches_walks_a_tree_deeper_than_the_recursion_limit(tmp_path):
         folder.mkdir()
     files(folder, 2)
     try:
-        assert runtime.many_batches([str(tmp_path)], PipelineConfig(batch_size=1))
-        assert not runtime.many_batches([str(tmp_path)], PipelineConfig(batch_size=2))
+        assert workers.many_batches([str(tmp_path)], PipelineConfig(batch_size=1))
+        assert not workers.many_batches([str(tmp_path)], PipelineConfig(batch_size=2))
     finally:
         remove_tree(tmp_path / "d")
 
@@ -512,14 +512,14 @@ def test_many_batches_skips_a_folder_it_cannot_list(tmp_path, monkeypatch):
         return real(path)
 
     monkeypatch.setattr(runtime.os, "scandir", refuse)
-    assert not runtime.many_batches([str(tmp_path)], PipelineConfig(batch_size=1))
+    assert not workers.many_batches([str(tmp_path)], PipelineConfig(batch_size=1))
 
 
 def test_many_batches_counts_no_file_glob_or_url(tmp_path):
     config = PipelineConfig(batch_size=1)
     files(tmp_path, 3)
     sources = [str(tmp_path / "000.txt"), str(tmp_path / "*.txt"), "s3://bucket/news/"]
-    assert not runtime.many_batches(sources, config)
+    assert not workers.many_batches(sources, config)
 
 
 def test_workers_started_early_are_those_the_flow_run_takes_over():

@@ -105,9 +105,9 @@ def _walk_local(
     matched that many.
     """
     n = 0
-    stack = [(path, rel)]
+    stack: list[tuple[str, str, str | None]] = [(path, rel, None)]
     while stack and (enough is None or n < enough):
-        path, rel = stack.pop()
+        path, rel, real = stack.pop()
         try:
             info = os.stat(path)
         except OSError as exc:
@@ -116,7 +116,7 @@ def _walk_local(
         if stat.S_ISDIR(info.st_mode):
             n += _enter_folder(path, rel, info, found, visited, stack)
         else:
-            n += _visit_file(path, rel, info, found)
+            n += _visit_file(path, rel, info, found, real or os.path.realpath(path))
     return n
 
 
@@ -126,27 +126,38 @@ def _enter_folder(
     info: os.stat_result,
     found: Found,
     visited: set[tuple[int, int]],
-    stack: list[tuple[str, str]],
+    stack: list[tuple[str, str, str | None]],
 ) -> int:
-    """Push a folder's visible entries on the stack; 1 if the walk ends at it (seen, unlistable)."""
+    """Push a folder's visible entries on the stack; 1 if the walk ends at it (seen, unlistable).
+
+    Each entry goes with its real path when it is no symlink (the folder's real path and its
+    name): resolving every file's path on its own cost a system call per folder above it.
+    """
     if (info.st_dev, info.st_ino) in visited:  # symlink loops and overlapping sources end here
         return 1
     visited.add((info.st_dev, info.st_ino))
     try:
-        with os.scandir(path) as entries:
-            names = sorted(e.name for e in entries if not e.name.startswith("."))
+        with os.scandir(path) as scan:
+            entries = sorted((e.name, e.is_symlink()) for e in scan if not e.name.startswith("."))
     except OSError as exc:
         uri, collection = local_uri(path), _collection(rel)
         found.reject(os.path.realpath(path), uri, collection, REASON_UNREADABLE, os_detail(exc))
         return 1
-    stack.extend((os.path.join(path, name), os.path.join(rel, name)) for name in reversed(names))
+    real = os.path.realpath(path)
+    stack.extend(
+        (
+            os.path.join(path, name),
+            os.path.join(rel, name),
+            None if link else os.path.join(real, name),
+        )
+        for name, link in reversed(entries)
+    )
     return 0
 
 
-def _visit_file(path: str, rel: str, info: os.stat_result, found: Found) -> int:
+def _visit_file(path: str, rel: str, info: os.stat_result, found: Found, key: str) -> int:
     """Add one local path that is not a folder: an input, a reject, or an ignored file."""
     uri, collection = local_uri(path), _collection(os.path.dirname(rel))
-    key = os.path.realpath(path)
     if input_format(path) is not None and not stat.S_ISREG(info.st_mode):
         found.reject(key, uri, collection, REASON_NOT_A_FILE, kind_detail(info.st_mode))
         return 1

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from proseflow.tasks.errors import OutputError
@@ -147,6 +146,8 @@ def read_files(files: list[str], schema: pa.Schema, columns: list[str]) -> pa.Ta
     """COLUMNS of local Parquet FILES read with SCHEMA (an empty table when there are none)."""
     if not files:
         return schema.empty_table().select(columns)
+    import pyarrow.dataset as ds  # here: it imports pandas, which worker processes never need
+
     return ds.dataset(files, schema=schema, format="parquet").to_table(columns=columns)
 
 

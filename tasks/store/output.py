@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from proseflow.tasks.errors import OutputError
 from proseflow.tasks.schema import DATASETS
@@ -133,6 +132,8 @@ class Output:
         if not files:
             table = schema.empty_table()
             return table.select(list(columns)) if columns else table
+        import pyarrow.dataset as ds  # here: it imports pandas, which worker processes never need
+
         dataset_ = ds.dataset(files, schema=schema, format="parquet", filesystem=self.arrow_fs())
         return dataset_.to_table(columns=list(columns) if columns else None, filter=filter)
 
