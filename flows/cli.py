@@ -142,6 +142,7 @@ def execute(
     """
     from proseflow.flows import runtime
     from proseflow.flows.console import hide_tracebacks, silenced_while
+    from proseflow.tasks import report
 
     hide_tracebacks()
     # The interpreter's last collection would walk everything the run loaded (seconds on a busy
@@ -160,7 +161,7 @@ def execute(
             runtime.keep_sigterm_handler(),
         ):
             if not early:
-                runtime.preload_lexicons()
+                runtime.preload(workers.load_lexicons, report.import_charts)  # batches run here
             return runtime.run_flow(sources, output, config, from_raw, runner)
     finally:
         if early:

@@ -34,11 +34,13 @@ from proseflow.flows.prefect_tasks import (
     read_stored,
     read_work,
 )
+from proseflow.flows.runtime import preload
 from proseflow.flows.state import RunState, Stopwatch
 from proseflow.tasks import catalog, links, run_report, triage
 from proseflow.tasks import stats as stats_stage
 from proseflow.tasks.config import PipelineConfig
 from proseflow.tasks.errors import UsageError
+from proseflow.tasks.report import import_charts
 from proseflow.tasks.schema import DOCUMENTS, NUMERIC_COLUMNS
 from proseflow.tasks.store.output import Output
 
@@ -76,6 +78,7 @@ def pipeline(
             reads = read_all(state, from_raw)
             verdicts = triage_all(state, reads)
             boilerplate = repeated_lines(state, reads, verdicts)
+            preload(import_charts)  # for the commit, while the batches run
             for report in process_all(state, reads, verdicts, boilerplate):
                 state.fold_batch(report)
                 reporting.batch_done(state, report)

@@ -185,13 +185,19 @@ class SettingsSerializedOnce(SettingsContext):
         return dict(self._serialized[include_secrets])
 
 
-def preload_lexicons() -> None:
-    """load_lexicons in a background thread of this process, for a run whose batches run here.
+def preload(*loads: Callable[[], None]) -> None:
+    """Run LOADS (imports, word lists) one after another in a background thread of this process.
 
-    Starting a flow run mostly waits on the Prefect API, so loading them meanwhile takes that
-    time off short runs.
+    Starting a flow run mostly waits on the Prefect API, and a run whose batches run in workers
+    waits on them: loading meanwhile takes that time off the run. Start it only after any worker
+    is forked (`workers.can_fork`).
     """
-    threading.Thread(target=workers.load_lexicons, name="proseflow-preload", daemon=True).start()
+
+    def load_all() -> None:
+        for load in loads:
+            load()
+
+    threading.Thread(target=load_all, name="proseflow-preload", daemon=True).start()
 
 
 def stop_batches(workers: list, until: threading.Event, grace: float, every: float = 0.1) -> None:

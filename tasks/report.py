@@ -123,6 +123,19 @@ def render(
     )
 
 
+def import_charts() -> None:
+    """Import the matplotlib modules the charts draw with: about a second in a fresh process.
+
+    The flow process calls this in a thread while its batches run elsewhere or while it waits on
+    the Prefect API, so that writing the report does not wait on it. Python's import lock makes
+    the report, if it comes first, wait for these imports rather than run them twice.
+    """
+    import matplotlib.backends.backend_agg  # noqa: F401  (the PNG charts of the artifacts)
+    import matplotlib.backends.backend_svg  # noqa: F401  (the report's charts)
+    import matplotlib.figure  # noqa: F401
+    import matplotlib.ticker  # noqa: F401
+
+
 def charts_png(documents: pa.Table) -> dict[str, bytes]:
     """A few key charts (flesch_reading_ease and n_words per collection) as small PNGs, for a
     Prefect markdown artifact (embedded as data: URIs by the caller)."""

@@ -580,3 +580,14 @@ def test_a_temporary_api_says_started_once_before_waiting_whatever_the_retries(m
     api.start(30, lambda: events.append("started"))
     api.log.close()
     assert events == ["spawned", "started", "waited", "spawned", "waited"]
+
+
+def test_preload_runs_its_loads_in_order_in_a_background_thread():
+    done: list = []
+    finished = threading.Event()
+    runtime.preload(
+        lambda: done.append(threading.current_thread().name),
+        lambda: (done.append("second"), finished.set()),
+    )
+    assert finished.wait(30)
+    assert done == ["proseflow-preload", "second"]
