@@ -115,6 +115,22 @@ def test_a_file_reached_through_links_is_one_input(tmp_path: Path) -> None:
     ]
 
 
+def test_discovery_resolves_the_source_once_and_only_links_after_it(tmp_path, monkeypatch):
+    # Resolving every entry's path on its own costs a system call per folder above it: cubic in
+    # the depth of nested folders (1,000 of them took minutes).
+    folder = tmp_path / "src"
+    for depth in range(30):
+        write(folder / f"{depth}.txt", "text")
+        folder = folder / "d"
+    os.symlink(tmp_path / "src" / "0.txt", tmp_path / "src" / "link.txt")
+    calls = []
+    resolve = os.path.realpath
+    monkeypatch.setattr(os.path, "realpath", lambda p, **kw: calls.append(p) or resolve(p, **kw))
+    found = discover([str(tmp_path / "src")], CONFIG)
+    assert len(found.inputs) == 30  # the link is the same file as 0.txt
+    assert sorted(Path(p).name for p in calls) == ["link.txt", "src"]
+
+
 def test_fifo_socket_and_device_are_rejected_never_opened(tmp_path: Path) -> None:
     write(tmp_path / "ok.txt", "fine")
     os.mkfifo(tmp_path / "pipe.txt")

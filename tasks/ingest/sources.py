@@ -113,16 +113,18 @@ def _walk_local(
         except OSError as exc:
             n += _unreachable(path, rel, exc, found)
             continue
+        real = real or os.path.realpath(path)
         if stat.S_ISDIR(info.st_mode):
-            n += _enter_folder(path, rel, info, found, visited, stack)
+            n += _enter_folder(path, rel, real, info, found, visited, stack)
         else:
-            n += _visit_file(path, rel, info, found, real or os.path.realpath(path))
+            n += _visit_file(path, rel, info, found, real)
     return n
 
 
 def _enter_folder(
     path: str,
     rel: str,
+    real: str,
     info: os.stat_result,
     found: Found,
     visited: set[tuple[int, int]],
@@ -130,8 +132,9 @@ def _enter_folder(
 ) -> int:
     """Push a folder's visible entries on the stack; 1 if the walk ends at it (seen, unlistable).
 
-    Each entry goes with its real path when it is no symlink (the folder's real path and its
-    name): resolving every file's path on its own cost a system call per folder above it.
+    Each entry goes with its real path when it is no symlink (REAL, the folder's real path, and
+    its name): resolving every path on its own cost a system call per folder above it, for every
+    file and every folder (cubic in the depth of nested folders).
     """
     if (info.st_dev, info.st_ino) in visited:  # symlink loops and overlapping sources end here
         return 1
@@ -141,9 +144,8 @@ def _enter_folder(
             entries = sorted((e.name, e.is_symlink()) for e in scan if not e.name.startswith("."))
     except OSError as exc:
         uri, collection = local_uri(path), _collection(rel)
-        found.reject(os.path.realpath(path), uri, collection, REASON_UNREADABLE, os_detail(exc))
+        found.reject(real, uri, collection, REASON_UNREADABLE, os_detail(exc))
         return 1
-    real = os.path.realpath(path)
     stack.extend(
         (
             os.path.join(path, name),
