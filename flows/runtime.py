@@ -47,7 +47,7 @@ def task_runner(config: PipelineConfig):
     """Threads in this process by default; processes or a Dask cluster when asked for."""
     if config.runner == "dask":
         return dask_runner(config)
-    if workers.uses_process_pool(config):
+    if config.runner == "process" or config.workers > 1:
         return ProcessPool(max_workers=config.workers, initializer=quiet_worker)
     return ThreadPoolTaskRunner(max_workers=1)
 
@@ -91,11 +91,6 @@ class ProcessPool(ProcessPoolTaskRunner):
         """Start the worker processes now; the flow run that enters this runner takes them over."""
         if self._early is None:
             self._early = workers.start(self._max_workers)
-
-    def adopt(self, early: workers.EarlyWorkers) -> None:
-        """Take over workers started before this runner existed (`workers.start_for_run`)."""
-        self.discard_early()
-        self._early = early
 
     def discard_early(self) -> None:
         """End workers started early that no flow run took over (the run never started)."""

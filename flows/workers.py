@@ -33,15 +33,11 @@ class EarlyWorkers(NamedTuple):
     messages: object  # a multiprocessing Queue
 
 
-def uses_process_pool(config: PipelineConfig) -> bool:
-    """Whether a run with CONFIG runs its batches on Prefect's process pool."""
-    return config.runner != "dask" and (config.runner == "process" or config.workers > 1)
-
-
 def start(n_workers: int) -> EarlyWorkers:
     """Start N_WORKERS worker processes now; each warms up as soon as it runs."""
     if can_fork():
         _prepare_fork()
+    # Asked again: the preparation must not have started a thread.
     context = multiprocessing.get_context("fork" if can_fork() else "spawn")
     messages = context.Queue()
     executor = ProcessPoolExecutor(
@@ -85,8 +81,8 @@ def discard(early: EarlyWorkers | None) -> None:
 def initialize(messages) -> None:
     """A worker's initializer: Prefect's (event and log forwarding), then `runtime.quiet_worker`.
 
-    Ctrl-C and SIGTERM are left to the flow process from the first instant: the imports below
-    take seconds, and an interrupt during them would end the worker with a traceback.
+    Ctrl-C and SIGTERM are left to the flow process from the first instant: in a spawned worker
+    the imports below take seconds, and an interrupt during them would end it with a traceback.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
