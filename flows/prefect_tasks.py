@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 import pyarrow as pa
@@ -65,9 +67,28 @@ class BatchTarget:
     fingerprint: str
     staging: str  # the run's local staging folder
     started_at: datetime
+    known: str | None = None  # the file of doc_ids earlier runs committed (`write_known`)
 
     def work_file(self, key: str) -> Path:
         return Path(self.staging) / "work" / f"{key}.arrow"
+
+
+def write_known(path: Path, doc_ids: Iterable[str]) -> str:
+    """Stage the doc_ids earlier runs committed, for every read task to skip decoding them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.table({"doc_id": pa.array(sorted(doc_ids), pa.string())})
+    with ipc.new_file(path, table.schema) as writer:
+        writer.write_table(table)
+    return str(path)
+
+
+@lru_cache(maxsize=1)  # one run's file at a time: a worker reads it once, not once per batch
+def known_doc_ids(path: str | None) -> frozenset[str]:
+    """The doc_ids of a `write_known` file; none without one."""
+    if path is None:
+        return frozenset()
+    with pa.memory_map(path) as source:
+        return frozenset(ipc.open_file(source).read_all()["doc_id"].to_pylist())
 
 
 @dataclass
@@ -127,7 +148,7 @@ def read(refs: Items, config: PipelineConfig, target: BatchTarget, key: str) -> 
 
     started = time.perf_counter()
     raw, unread = ingest_stage.read_inputs(refs.items, config)
-    parts = park(raw, config, target, key)
+    parts = park(raw, config, target, key, known_doc_ids(target.known))
     n_inputs = raw.num_rows + unread.num_rows
     return ReadReport(parts, unread, n_inputs, time.perf_counter() - started)
 
@@ -153,12 +174,19 @@ def stored_raw(output: Output, doc_ids: list[str]) -> pa.Table:
     return table.sort_by([("source_uri", "ascending"), ("doc_id", "ascending")])
 
 
-def park(raw: pa.Table, config: PipelineConfig, target: BatchTarget, key: str) -> list[Part]:
-    """Decode raw rows in parts of at most batch_size rows and write each part's work file."""
+def park(
+    raw: pa.Table,
+    config: PipelineConfig,
+    target: BatchTarget,
+    key: str,
+    known: frozenset[str] = frozenset(),
+) -> list[Part]:
+    """Decode raw rows in parts of at most batch_size rows and write each part's work file; rows
+    of KNOWN doc_ids stay undecoded (`tasks.batch.decode`)."""
     size = config.batch_size
     parts = []
     for n, start in enumerate(range(0, max(raw.num_rows, 1), size)):
-        decoded = chain.decode(raw.slice(start, size), config)
+        decoded = chain.decode(raw.slice(start, size), config, known)
         part_key = key if raw.num_rows <= size else f"{key}-{n:04d}"
         path = target.work_file(part_key)
         write_work(path, decoded.work)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from proseflow.flows.prefect_tasks import BatchReport, BatchTarget, ReadReport
+from proseflow.flows.prefect_tasks import BatchReport, BatchTarget, ReadReport, write_known
 from proseflow.tasks.config import PipelineConfig, canonical_json
 from proseflow.tasks.provenance import all_versions, pipeline_fingerprint, pipeline_version
 from proseflow.tasks.run_report import Report
@@ -59,6 +59,7 @@ class RunState:
     report: Report | None = None  # once written
     unread: pa.Table | None = None  # discovery's rejects, for the triage
     progress_id: object = None
+    known: str | None = None  # the staged doc_ids of `index.documents`, for the read tasks
 
     @classmethod
     def open(
@@ -89,12 +90,16 @@ class RunState:
             recovered=recovered,
         )
         state.staging.start(state.info())
+        if index.documents:  # the read tasks leave these undecoded
+            state.known = write_known(state.staging.work / "known.arrow", index.documents)
         return state
 
     @property
     def target(self) -> BatchTarget:
         """Where this run's tasks stage their files."""
-        return BatchTarget(self.run_id, self.fingerprint, self.staging.staging, self.started_at)
+        return BatchTarget(
+            self.run_id, self.fingerprint, self.staging.staging, self.started_at, self.known
+        )
 
     def info(self) -> dict:
         """The runs-row fields known at the start (kept in staging to report a killed run)."""

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Set
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from proseflow.tasks import near_duplicates, readability, stats
 from proseflow.tasks.clean import stage as clean_stage
@@ -31,12 +33,15 @@ TRIAGE_ROWS = pa.schema(
         pa.field("source_uri", pa.string()),
         pa.field("collection", pa.string()),
         pa.field("n_bytes", pa.int64()),
-        pa.field("reason", pa.string()),  # the decode reject's reason; null when decoded
+        pa.field("reason", pa.string()),  # the decode reject's reason, KNOWN, or null: decoded
         pa.field("detail", pa.string()),
     ]
 )
 LINE_KEYS = pa.field("line_keys", pa.list_(pa.int64()))
 REJECT_COLUMNS = ["source_uri", "collection", "doc_id", "reason", "detail", "n_bytes"]
+# The reason of a row left undecoded because an earlier run committed its bytes as a document: the
+# triage can only skip such a row or name it a duplicate, and neither needs its text.
+KNOWN = "known"
 
 
 @dataclass
@@ -48,10 +53,17 @@ class Decoded:
     profile: pa.Table  # clean_stage.LINE_PROFILE over the batch's distinct decoded documents
 
 
-def decode(raw: pa.Table, config: PipelineConfig) -> Decoded:
-    """Decode a raw batch, keeping one work row per raw row, and profile its repeated lines."""
-    decoded, rejects = ingest_stage.decode_batch(raw, config)
-    positions = _decoded_positions(raw, rejects)
+def decode(raw: pa.Table, config: PipelineConfig, known: Set[str] = frozenset()) -> Decoded:
+    """Decode a raw batch, keeping one work row per raw row, and profile its repeated lines.
+
+    Rows whose doc_id is in KNOWN (documents committed by an earlier run with this fingerprint)
+    are not decoded: their work row has no text and their triage row the reason KNOWN.
+    """
+    skipped = [doc_id in known for doc_id in raw["doc_id"].to_pylist()]
+    fresh = raw.filter(pc.invert(pa.array(skipped, pa.bool_()))) if any(skipped) else raw
+    decoded, rejects = ingest_stage.decode_batch(fresh, config)
+    fresh_positions = iter(_decoded_positions(fresh, rejects))
+    positions = [None if skip else next(fresh_positions) for skip in skipped]
     work = raw.select(list(ingest_stage.RAW_COLUMNS))
     extra = [f for f in ingest_stage.INGESTED if f.name not in work.column_names]
     index = pa.array(positions, pa.int64())
@@ -62,7 +74,7 @@ def decode(raw: pa.Table, config: PipelineConfig) -> Decoded:
         for text in work.column("decoded").to_pylist()
     ]
     work = work.append_column(LINE_KEYS, pa.array(keys, LINE_KEYS.type))
-    rows = _triage_rows(raw, rejects, positions)
+    rows = _triage_rows(raw, rejects, positions, skipped)
     return Decoded(work, rows, _profile(work, rows))
 
 
@@ -88,13 +100,17 @@ def _decoded_positions(raw: pa.Table, rejects: pa.Table) -> list[int | None]:
     return positions
 
 
-def _triage_rows(raw: pa.Table, rejects: pa.Table, positions: list[int | None]) -> pa.Table:
-    """TRIAGE_ROWS for a raw batch: identity, size and, for rejected rows, reason and detail."""
+def _triage_rows(
+    raw: pa.Table, rejects: pa.Table, positions: list[int | None], skipped: list[bool]
+) -> pa.Table:
+    """TRIAGE_ROWS for a raw batch: identity, size and, for rows not decoded, reason and detail."""
     reasons: list[str | None] = [None] * raw.num_rows
     details: list[str | None] = [None] * raw.num_rows
     failed = iter(zip(rejects["reason"].to_pylist(), rejects["detail"].to_pylist(), strict=True))
     for i, position in enumerate(positions):
-        if position is None:
+        if skipped[i]:
+            reasons[i] = KNOWN
+        elif position is None:
             reasons[i], details[i] = next(failed)
     return pa.table(
         {

@@ -49,6 +49,8 @@ def triage(rows: Sequence[pa.Table], unread: pa.Table, index: CommittedIndex) ->
                 rejects.append(reject_row(**(row | duplicate)))
             else:
                 first_uri[row["doc_id"]] = row["source_uri"]
+                if row["reason"] == batch.KNOWN:  # left undecoded, so the index must hold it
+                    raise RuntimeError(f"{row['source_uri']}: not decoded, yet new work")
                 if row["reason"] is not None:  # a decode reject: its row has every field of one
                     rejects.append(reject_row(**row))
                     continue

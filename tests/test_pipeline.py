@@ -178,6 +178,40 @@ def test_rerun_skips_committed_work_and_changed_file_gets_new_doc_id(tmp_path):
     assert collections[True] == "world"
 
 
+def test_a_run_decodes_only_what_no_earlier_run_committed_and_ends_as_a_fresh_run(
+    tmp_path, monkeypatch
+):
+    from proseflow.tasks.ingest import stage as ingest_stage
+
+    source = tmp_path / "in"
+    make_corpus(source, 6)
+    config = PipelineConfig(workers=1, batch_size=4)  # batches of this process, two of them
+    grown = tmp_path / "grown"
+    run_flow([str(source)], str(grown), config)
+    shutil.copy(min(source.rglob("*.txt")), source / "copy.txt")  # bytes committed elsewhere
+    (source / "new.txt").write_text("A new article. It arrived after the first run.\n")
+    decoded: list[str] = []
+    real_decode = ingest_stage.decode_batch
+
+    def counting(raw, cfg):
+        decoded.extend(uri.rsplit("/", 1)[-1] for uri in raw["source_uri"].to_pylist())
+        return real_decode(raw, cfg)
+
+    monkeypatch.setattr(ingest_stage, "decode_batch", counting)
+    again = run_flow([str(source)], str(grown), config)
+    assert decoded == ["new.txt"]
+    assert (again["n_documents"], again["n_rejects"], again["n_skipped"]) == (1, 1, 6)
+    reject = pq.read_table(grown / "rejects").to_pylist()
+    assert [(r["reason"], r["source_uri"].rsplit("/", 1)[-1]) for r in reject] == [
+        ("duplicate", "copy.txt")
+    ]
+    monkeypatch.setattr(ingest_stage, "decode_batch", real_decode)
+    fresh = tmp_path / "fresh"
+    run_flow([str(source)], str(fresh), config)
+    for dataset in ("documents", "rejects", "raw"):
+        assert comparable(grown, dataset) == comparable(fresh, dataset), dataset
+
+
 def test_duplicate_bytes_are_rejected_naming_the_first(tmp_path):
     source = tmp_path / "in"
     source.mkdir()

@@ -83,7 +83,9 @@ def test_decode_rejects_and_unread_inputs_become_rejects_once():
 CONFIG = PipelineConfig(repeated_line_min_docs=2, repeated_line_min_share=0.5)
 
 
-def decoded_parts(texts_per_part: list[list[tuple[str, str]]]) -> list[batch.Decoded]:
+def decoded_parts(
+    texts_per_part: list[list[tuple[str, str]]], known: frozenset[str] = frozenset()
+) -> list[batch.Decoded]:
     """Decoded parts from (source_uri, text) pairs; equal texts share a doc_id."""
     parts = []
     for texts in texts_per_part:
@@ -101,7 +103,7 @@ def decoded_parts(texts_per_part: list[list[tuple[str, str]]]) -> list[batch.Dec
             ],
             schema=RAW_BATCH,
         )
-        parts.append(batch.decode(raw, PipelineConfig()))
+        parts.append(batch.decode(raw, PipelineConfig(), known))
     return parts
 
 
@@ -164,6 +166,9 @@ def test_boilerplate_counts_each_new_document_once_whatever_the_parts(texts, siz
     skip = {ingest_sha(t) for i, t in named if i in skipped}
     index = CommittedIndex({sha: "elsewhere" for sha in skip}, set(), set(skip))
     assert boilerplate_of(parts, index) == reference_boilerplate(named, skip)
+    # The committed documents left undecoded: the same lines.
+    undecoded = decoded_parts([named[i : i + size] for i in range(0, len(named), size)], skip)
+    assert boilerplate_of(undecoded, index) == reference_boilerplate(named, skip)
 
 
 def test_boilerplate_is_empty_when_nothing_is_new():
@@ -182,3 +187,34 @@ def test_decode_keeps_one_work_row_per_raw_row_in_order(size):
             work["decoded"].to_pylist(), rows_["reason"].to_pylist(), strict=True
         ):
             assert (decoded is None) == (reason is not None)
+
+
+def test_known_documents_are_left_undecoded_and_the_others_decode_alike():
+    texts = [
+        ("1", "Known text."),
+        ("2", "New text.\nShare this"),
+        ("3", "\0\0\0abc"),
+        ("4", "Known text."),
+    ]
+    known = frozenset({ingest_sha("Known text.")})
+    (plain,) = decoded_parts([texts])
+    (part,) = decoded_parts([texts], known)
+    assert part.rows["reason"].to_pylist() == [batch.KNOWN, None, "binary", batch.KNOWN]
+    assert part.work["decoded"].to_pylist()[::3] == [None, None]
+    assert part.work["line_keys"].to_pylist()[::3] == [None, None]
+    assert part.work.slice(1, 2).equals(plain.work.slice(1, 2))
+    assert part.rows.slice(1, 2).equals(plain.rows.slice(1, 2))
+    assert batch.profiled_rows(part.rows) == [1]
+    # Skipped where committed, a duplicate where it is a copy: nothing else needs its text.
+    index = CommittedIndex({ingest_sha("Known text."): "1"}, set(), set())
+    verdicts = triage.triage([part.rows], no_unread(), index)
+    assert verdicts.process == [[1]] and verdicts.n_skipped == 1
+    assert [(r["source_uri"], r["detail"]) for r in verdicts.rejects.to_pylist()] == [
+        ("3", plain.rows["detail"][2].as_py()),
+        ("4", "same bytes as 1"),
+    ]
+
+
+def test_an_undecoded_row_that_is_not_committed_stops_the_triage():
+    with pytest.raises(RuntimeError, match="not decoded"):
+        triage.triage([rows(("a", "1", batch.KNOWN))], no_unread(), NOTHING)
