@@ -697,7 +697,9 @@ def render_markdown(report: dict) -> str:
         f"Corpus: {report['corpus']} x{report['scale']} = {report['n_documents']} documents"
         f" (--memory-scale run: {_cell(report.get('memory_n_documents'))} documents)."
         f" Prefect server: up in {_cell(report.get('server_startup_s'))} s,"
-        f" peak {_cell(report.get('server_peak_mib'))} MiB (not counted in the rows).",
+        f" peak {_cell(report.get('server_peak_mib'))} MiB (not counted in the rows); one"
+        f" untimed do-nothing flow run warmed it before the first row"
+        f" ({_cell(report.get('server_warmup_s'))} s).",
         "",
         "## Scenarios",
         "",
