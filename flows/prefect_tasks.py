@@ -10,6 +10,7 @@ input hashing: every task uses NO_CACHE.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -20,8 +21,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 
 from proseflow.tasks import batch as chain
 from proseflow.tasks.config import PipelineConfig
@@ -84,11 +86,27 @@ def write_known(path: Path, doc_ids: Iterable[str]) -> str:
 
 @lru_cache(maxsize=1)  # one run's file at a time: a worker reads it once, not once per batch
 def known_doc_ids(path: str | None) -> frozenset[str]:
-    """The doc_ids of a `write_known` file; none without one."""
+    """The doc_ids of a `write_known` file; none without one, or when it cannot be read.
+
+    The file only saves work: without it a batch decodes every input, as in a first run, and the
+    triage skips the committed ones all the same.
+    """
     if path is None:
         return frozenset()
-    with pa.memory_map(path) as source:
-        return frozenset(ipc.open_file(source).read_all()["doc_id"].to_pylist())
+    try:
+        with pa.memory_map(path) as source:
+            return frozenset(ipc.open_file(source).read_all()["doc_id"].to_pylist())
+    except (OSError, pa.ArrowInvalid) as exc:
+        _task_logger().warning("committed doc_ids not read (%s): decoding every input", exc)
+        return frozenset()
+
+
+def _task_logger():
+    """The task run's logger (its lines reach the Prefect API), or this module's outside a run."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
 
 
 @dataclass

@@ -212,6 +212,40 @@ def test_a_run_decodes_only_what_no_earlier_run_committed_and_ends_as_a_fresh_ru
         assert comparable(grown, dataset) == comparable(fresh, dataset), dataset
 
 
+def test_a_rerun_whose_committed_ids_cannot_be_read_decodes_everything_and_skips_alike(
+    tmp_path, monkeypatch
+):
+    from proseflow.flows import state as run_state
+    from proseflow.tasks.ingest import stage as ingest_stage
+
+    source = tmp_path / "in"
+    make_corpus(source, 4)
+    config = PipelineConfig(workers=1)
+    output = tmp_path / "out"
+    run_flow([str(source)], str(output), config)
+    before = {d: comparable(output, d) for d in ("documents", "raw")}
+
+    def broken(path, doc_ids):  # a file that is not Arrow: as if cut short or overwritten
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"not an arrow file")
+        return str(path)
+
+    decoded: list[str] = []
+    real_decode = ingest_stage.decode_batch
+
+    def counting(raw, cfg):
+        decoded.extend(raw["source_uri"].to_pylist())
+        return real_decode(raw, cfg)
+
+    monkeypatch.setattr(run_state, "write_known", broken)
+    monkeypatch.setattr(ingest_stage, "decode_batch", counting)
+    again = run_flow([str(source)], str(output), config)
+    assert len(decoded) == 4  # every input decoded again: slower, never wrong
+    assert (again["n_documents"], again["n_rejects"], again["n_skipped"]) == (0, 0, 4)
+    assert {d: comparable(output, d) for d in before} == before
+    assert pq.read_table(output / "runs").num_rows == 2 and not (output / "rejects").exists()
+
+
 def test_duplicate_bytes_are_rejected_naming_the_first(tmp_path):
     source = tmp_path / "in"
     source.mkdir()
