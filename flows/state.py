@@ -91,7 +91,7 @@ class RunState:
         )
         state.staging.start(state.info())
         if index.documents:  # the read tasks leave these undecoded
-            state.known = write_known(state.staging.work / "known.arrow", index.documents)
+            state.known = _staged_known(state.staging, index)
         return state
 
     @property
@@ -210,3 +210,14 @@ class Stopwatch:
 def absolute(source: str) -> str:
     """A SOURCE as the runs row records it: a URL as given, a local path made absolute."""
     return source if "://" in source else os.path.abspath(source)
+
+
+def _staged_known(staging: Staging, index: CommittedIndex) -> str | None:
+    """Stage the committed doc_ids for the read tasks; None when it cannot be written.
+
+    The file only saves work: without it every input is decoded, as in a first run.
+    """
+    try:
+        return write_known(staging.work / "known.arrow", index.documents)
+    except OSError:  # a full disk, say: the run goes on, slower
+        return None

@@ -212,9 +212,12 @@ def test_a_run_decodes_only_what_no_earlier_run_committed_and_ends_as_a_fresh_ru
         assert comparable(grown, dataset) == comparable(fresh, dataset), dataset
 
 
+@pytest.mark.parametrize("fault", ["not_arrow", "disk_full"])
 def test_a_rerun_whose_committed_ids_cannot_be_read_decodes_everything_and_skips_alike(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, fault
 ):
+    import errno
+
     from proseflow.flows import state as run_state
     from proseflow.tasks.ingest import stage as ingest_stage
 
@@ -225,9 +228,11 @@ def test_a_rerun_whose_committed_ids_cannot_be_read_decodes_everything_and_skips
     run_flow([str(source)], str(output), config)
     before = {d: comparable(output, d) for d in ("documents", "raw")}
 
-    def broken(path, doc_ids):  # a file that is not Arrow: as if cut short or overwritten
+    def broken(path, doc_ids):
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"not an arrow file")
+        path.write_bytes(b"not an arrow file")  # as if cut short or overwritten
+        if fault == "disk_full":
+            raise OSError(errno.ENOSPC, "No space left on device")
         return str(path)
 
     decoded: list[str] = []
