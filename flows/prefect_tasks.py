@@ -78,7 +78,7 @@ class BatchTarget:
 def write_known(path: Path, doc_ids: Iterable[str]) -> str:
     """Stage the doc_ids earlier runs committed, for every read task to skip decoding them."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.table({"doc_id": pa.array(sorted(doc_ids), pa.string())})
+    table = pa.table({"doc_id": pa.array(list(doc_ids), pa.string())})  # read back as a set
     with ipc.new_file(path, table.schema) as writer:
         writer.write_table(table)
     return str(path)
